@@ -1,0 +1,38 @@
+"""Options and parsing shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from selbench.errors import SelbenchError
+from selbench.selection.isolation import Limits
+
+OUT = typer.Option(Path("runs"), "--out", "-o", help="Folder for artifacts (selections are cached here by input hash).")
+SPEC = typer.Option(None, "--spec", "-s", help="Built-in spec name or spec YAML path (pools, cost model).")
+PARAM = typer.Option(None, "--param", "-p", help="Selector parameter as key=value (YAML value); repeatable.")
+TIMEOUT = typer.Option(None, "--timeout", help="Kill the selector after this many seconds.")
+MEMORY = typer.Option(None, "--memory-limit-gb", help="Kill the selector above this resident memory (GiB).")
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SelbenchError(f"--param expects key=value, got {item!r}")
+        try:
+            params[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            params[key.strip()] = value
+    return params
+
+
+def limits(timeout: float | None, memory_gb: float | None) -> Limits:
+    for name, value in (("--timeout", timeout), ("--memory-limit-gb", memory_gb)):
+        if value is not None and value <= 0:
+            raise SelbenchError(f"{name} must be positive, got {value}")
+    return Limits(timeout_s=timeout, memory_bytes=int(memory_gb * 2**30) if memory_gb else None)

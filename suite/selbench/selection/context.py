@@ -1,0 +1,36 @@
+"""What a selector may use besides the pool: seed, scratch space, cost meter, services.
+
+The context deliberately carries no evaluation data. On the targeted track it carries the
+query set (examples of the target task, never its test items). Services (batched forward
+passes, per-example gradients, embeddings, judge generation through vLLM) are attached by the
+stages that provide them and report their tokens/FLOPs to ``meter``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from selbench.cost.meter import CostMeter
+
+
+@dataclass
+class SelectionContext:
+    seed: int
+    scratch_dir: Path
+    meter: CostMeter = field(default_factory=CostMeter)
+    base_model: dict[str, Any] | None = None
+    query_set: Any | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def rng(self) -> random.Random:
+        """A fresh ``random.Random`` seeded with the cell's seed."""
+        return random.Random(self.seed)
+
+    def np_rng(self) -> np.random.Generator:
+        """A fresh numpy ``Generator`` seeded with the cell's seed."""
+        return np.random.default_rng(self.seed)

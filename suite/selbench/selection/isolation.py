@@ -1,0 +1,136 @@
+"""Run a selector in its own process with a time limit and a memory limit.
+
+Submitted selectors are untrusted code: the selection stage never imports them in its own
+process. The worker runs in a new session (so the whole process group can be killed), its
+resident memory (summed over its process tree) is polled, and a hang, an out-of-memory or a
+crash fails that cell with a clear message while the caller goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from selbench.errors import BudgetError, SelectorError
+
+_POLL_S = 0.2
+_LOG_TAIL = 8
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float | None = None
+    memory_bytes: int | None = None
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _tail(log: Path) -> str:
+    if not log.is_file():
+        return ""
+    lines = [ln for ln in log.read_text("utf-8", errors="replace").splitlines() if ln.strip()]
+    return " | ".join(lines[-_LOG_TAIL:])
+
+
+def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run the worker on ``request``; return its result and what the parent measured."""
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    request = {**request, "result_path": str(workdir / "result.json")}
+    request_path = workdir / "request.json"
+    request_path.write_text(json.dumps(request), "utf-8")
+    log = workdir / "worker.log"
+    label = request["selector"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    start = time.perf_counter()
+    cpu_before = _children_cpu()
+    peak = 0
+    with open(log, "wb") as log_handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "selbench.selection.worker", str(request_path)],
+            stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env, cwd=workdir,
+        )
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(watched))
+            elapsed = time.perf_counter() - start
+            if limits.memory_bytes is not None and peak > limits.memory_bytes:
+                _kill_group(proc)
+                raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB (killed)")
+            if limits.timeout_s is not None and elapsed > limits.timeout_s:
+                _kill_group(proc)
+                raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed)")
+            time.sleep(_POLL_S)
+    measured = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu_before, "peak_rss_bytes": float(peak)}
+    result_path = Path(request["result_path"])
+    if not result_path.is_file():
+        code = proc.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        raise SelectorError(label, f"worker {how} without a result; log: {_tail(log) or '(empty)'} ({log})")
+    result = json.loads(result_path.read_text("utf-8"))
+    if not result.get("ok"):
+        raise_failure(label, result, details=str(log))
+    return result, measured
+
+
+def raise_failure(label: str, result: dict[str, Any], details: str | None = None) -> None:
+    """Re-raise a worker's failure in the caller: a bad budget stays a BudgetError."""
+    problem = result.get("problem", "failed")
+    if result.get("error_kind") == "BudgetError":
+        raise BudgetError(problem)
+    raise SelectorError(label, f"{problem} (details: {details})" if details else problem)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def describe_in_subprocess(selector: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """A selector's metadata, read in a throwaway process (plugin code never runs here)."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "selbench.selection.worker", "--describe", selector],
+            capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise SelectorError(selector, f"importing it took more than {timeout_s:g} s") from None
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-_LOG_TAIL:])
+        raise SelectorError(selector, f"could not be loaded: {tail or 'no output'}")
+    result = json.loads(lines[-1])
+    if not result["ok"]:
+        raise SelectorError(selector, result["problem"])
+    return result["metadata"]

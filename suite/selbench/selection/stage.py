@@ -1,0 +1,126 @@
+"""The selection stage: run a selector on a pool at a budget and seed, write ``selection.json``.
+
+The artifact folder is keyed by the hash of the inputs (pool fingerprint, selector identity
+and parameters, budget, seed, suite version); a rerun with the same inputs returns the existing
+artifact without running anything. The folder is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from selbench import __version__
+from selbench.atomic import atomic_directory, atomic_write_json
+from selbench.cost.meter import CostRecord, Usage
+from selbench.cost.pricing import price
+from selbench.hashing import ids_sha256, sha256_json
+from selbench.pools.pool import Pool
+from selbench.selection.identity import selector_identity, selector_label
+from selbench.selection.isolation import Limits, raise_failure, run_in_subprocess
+from selbench.selection.validate import check_budget, validate_selection
+from selbench.selection.worker import execute
+from selbench.specs.models import CostModelSpec
+
+SCHEMA = "selbench.selection/v1"
+FILENAME = "selection.json"
+
+
+@dataclass(frozen=True)
+class SelectionArtifact:
+    path: Path
+    data: dict[str, Any]
+    reused: bool
+
+    @property
+    def ids(self) -> list[str]:
+        return self.data["ids"]
+
+
+def selection_key(pool: Pool, selector: str, params: dict[str, Any], budget: int, seed: int) -> str:
+    return sha256_json(
+        {"stage": "select", "pool": pool.fingerprint, "selector": selector_identity(selector),
+         "params": params, "budget": budget, "seed": seed, "suite_version": __version__}
+    )
+
+
+def artifact_dir(out: Path, pool: Pool, selector: str, budget: int, seed: int, key: str) -> Path:
+    return out / "selections" / pool.name / selector_label(selector) / f"b{budget}-s{seed}-{key[:12]}"
+
+
+def load_selection(path: str | Path) -> dict[str, Any]:
+    """Read a ``selection.json`` (or the folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
+    return json.loads(path.read_text("utf-8"))
+
+
+def run_selection(
+    pool: Pool,
+    selector: str,
+    budget: int,
+    seed: int,
+    out: Path,
+    *,
+    params: dict[str, Any] | None = None,
+    cost_model: CostModelSpec | None = None,
+    spec_id: str | None = None,
+    isolate: bool = True,
+    limits: Limits = Limits(),
+) -> SelectionArtifact:
+    """Select (or reuse) and return the artifact. Raises SelbenchError subclasses on bad input."""
+    params = dict(params or {})
+    key = selection_key(pool, selector, params, budget, seed)
+    folder = artifact_dir(out, pool, selector, budget, seed, key)
+    if (folder / FILENAME).is_file():
+        return SelectionArtifact(folder, load_selection(folder), reused=True)
+    check_budget(budget, max(budget, 1), pool.name)  # positive integer; the size check needs the class
+    request = {"selector": selector, "params": params, "budget": budget, "seed": seed,
+               "pool_cache_dir": pool.cache_dir, "scratch_dir": ""}
+    with atomic_directory(folder) as scratch:
+        request["scratch_dir"] = str(scratch / "scratch")
+        if isolate:
+            if pool.cache_dir is None:
+                raise ValueError("an isolated selection needs a pool loaded through load_pool (with a cache dir)")
+            result, measured = run_in_subprocess(request, scratch / "worker", limits)
+        else:
+            result, measured = execute(request, pool=pool), {}
+            if not result["ok"]:
+                raise_failure(selector, result)
+        ignores_budget = bool(result["metadata"]["ignores_budget"])
+        check_budget(budget, len(pool), pool.name, ignores_budget=ignores_budget)
+        expected = len(pool) if ignores_budget else budget
+        # never trust the worker: validate again against the pool this process loaded
+        selection = validate_selection(selector, result["ids"], set(pool.data["id"]), expected)
+        cost = CostRecord.from_dict(result["cost"])
+        if measured:  # the parent's view includes start-up and imports the worker cannot see
+            cost.per_budget = cost.per_budget.merge(Usage(
+                wall_s=max(0.0, measured["wall_s"] - cost.total.wall_s),
+                cpu_s=max(0.0, measured["cpu_s"] - cost.total.cpu_s),
+                peak_rss_bytes=int(measured["peak_rss_bytes"])))
+        if cost_model is not None:
+            cost = price(cost, cost_model)
+        data = {
+            "schema": SCHEMA,
+            "key": key,
+            "selector": {**result["metadata"], "params": result["params"], "ref": result["ref"],
+                         "identity": selector_identity(selector)},
+            "pool": {"name": pool.name, "fingerprint": pool.fingerprint, "rows": len(pool), "provenance": pool.provenance},
+            "spec": spec_id,
+            "budget": budget,
+            "size": len(selection.ids),
+            "seed": seed,
+            "ids": selection.ids,
+            "ids_sha256": ids_sha256(selection.ids),
+            "scores": result["scores"],
+            "info": result["info"],
+            "cost": cost.to_dict(),
+            "suite_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        atomic_write_json(scratch / FILENAME, data)
+    return SelectionArtifact(folder, data, reused=False)

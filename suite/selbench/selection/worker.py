@@ -1,0 +1,105 @@
+"""Run one selector in this process: the body of the isolated selection subprocess.
+
+``python -m selbench.selection.worker REQUEST.json`` loads the selector and the pool (from the
+canonical Arrow cache: the worker never sees the spec, evaluation data or other pools), runs
+``select`` under a CostMeter, validates the output and writes ``result.json``. Any failure is
+written there too, as one line plus the traceback for the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from selbench.atomic import atomic_write_json
+from selbench.errors import SelbenchError, SelectorError
+from selbench.pools.pool import Pool
+from selbench.selection.context import SelectionContext
+from selbench.selection.registry import resolve_selector
+from selbench.selection.validate import check_budget, validate_selection
+
+
+def open_cached_pool(cache_dir: str) -> Pool:
+    import datasets
+
+    meta = json.loads((Path(cache_dir) / "pool.json").read_text("utf-8"))
+    return Pool(
+        name=meta["name"],
+        data=datasets.load_from_disk(str(Path(cache_dir) / "data")),
+        fingerprint=meta["fingerprint"],
+        provenance=meta["provenance"],
+        cache_dir=cache_dir,
+    )
+
+
+def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]:
+    """Run the request; return the result dict (``ok`` with the selection, or ``error``)."""
+    label = request["selector"]
+    try:
+        cls, ref = resolve_selector(label)
+        try:
+            selector = cls(**request.get("params", {}))
+        except TypeError as exc:
+            raise SelectorError(label, f"bad parameters {request.get('params')}: {exc}") from None
+        pool = pool or open_cached_pool(request["pool_cache_dir"])
+        check_budget(request["budget"], len(pool), pool.name, ignores_budget=cls.ignores_budget)
+        expected = len(pool) if cls.ignores_budget else request["budget"]
+        ctx = SelectionContext(seed=request["seed"], scratch_dir=Path(request["scratch_dir"]))
+        ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
+        with ctx.meter:
+            try:
+                raw = selector.select(pool, request["budget"], ctx)
+            except SelbenchError:
+                raise
+            except Exception as exc:
+                raise SelectorError(label, f"raised {type(exc).__name__}: {exc}") from exc
+        selection = validate_selection(label, raw, set(pool.data["id"]), expected)
+        return {
+            "ok": True,
+            "ids": selection.ids,
+            "scores": selection.scores,
+            "info": selection.info,
+            "metadata": cls.metadata(),
+            "params": selector.params,
+            "ref": ref.__dict__,
+            "cost": ctx.meter.record().to_dict(),
+        }
+    except SelectorError as exc:
+        return {"ok": False, "problem": exc.problem, "traceback": traceback.format_exc()}
+    except SelbenchError as exc:
+        return {"ok": False, "problem": str(exc), "error_kind": type(exc).__name__, "traceback": traceback.format_exc()}
+
+
+def describe(spec: str) -> dict[str, Any]:
+    """The selector's metadata, or the problem loading it (``--describe`` mode)."""
+    try:
+        cls, ref = resolve_selector(spec)
+    except SelectorError as exc:
+        return {"ok": False, "problem": exc.problem}
+    return {"ok": True, "metadata": cls.metadata(), "ref": ref.__dict__}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--describe":
+        print(json.dumps(describe(argv[2])))
+        return 0
+    request_path = Path(argv[1])
+    request = json.loads(request_path.read_text("utf-8"))
+    try:
+        result = execute(request)
+    except BaseException as exc:  # a bug in selbench or an import-time crash: still report it
+        result = {"ok": False, "problem": f"worker failed: {type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    try:
+        atomic_write_json(request["result_path"], result)
+    except (TypeError, ValueError) as exc:  # info/params that are not JSON
+        atomic_write_json(request["result_path"], {"ok": False, "problem": f"output is not JSON-serialisable: {exc}"})
+    if not result["ok"] and result.get("traceback"):
+        print(result["traceback"], file=sys.stderr)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,245 @@
+"""The typed shape of a spec.
+
+A spec pins everything that makes two results comparable: pools (hub id + revision or a local
+file + sha256), budgets, seeds, the base model, the fine-tuning recipe, benchmarks, judge,
+decoding and the cost model. Results are compared only within one ``name``/``version``.
+Unknown keys are errors (``extra="forbid"``) so a typo never silently becomes a default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME = r"^[a-z0-9][a-z0-9_.-]*$"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMapping(_Strict):
+    """Which source columns hold the canonical fields.
+
+    Either ``messages`` (a chat list), or ``instruction``/``output`` (with optional ``input``),
+    or ``prompt``/``completion``. ``strip_suffixes`` removes end markers such as T0's
+    ``<|endoftext|>`` from outputs; ``first_turn_only`` keeps the first user/assistant pair of a
+    conversation (Chasing Random's treatment of Evol-Instruct).
+    """
+
+    id: str | None = None
+    source: str | None = None
+    instruction: str | None = None
+    input: str | None = None
+    output: str | None = None
+    prompt: str | None = None
+    completion: str | None = None
+    messages: str | None = None
+    role_key: str = "role"
+    content_key: str = "content"
+    role_aliases: dict[str, str] = Field(default_factory=dict)
+    first_turn_only: bool = False
+    strip_suffixes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> FieldMapping:
+        layouts = [
+            self.messages is not None,
+            self.instruction is not None or self.output is not None,
+            self.prompt is not None or self.completion is not None,
+        ]
+        if sum(layouts) != 1:
+            raise ValueError(
+                "map exactly one layout: `messages`, or `instruction`+`output` (+`input`), "
+                "or `prompt`+`completion`"
+            )
+        if layouts[1] and (self.instruction is None or self.output is None):
+            raise ValueError("`instruction` and `output` must both be mapped")
+        if layouts[2] and (self.prompt is None or self.completion is None):
+            raise ValueError("`prompt` and `completion` must both be mapped")
+        return self
+
+
+class PoolSpec(_Strict):
+    """One candidate pool: exactly one of ``hub_id`` (+ ``revision``), ``path`` or ``generator``."""
+
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    hub_id: str | None = None
+    revision: str | None = None
+    config: str | None = None
+    split: str = "train"
+    path: str | None = None
+    sha256: str | None = None
+    generator: str | None = None
+    generator_args: dict[str, Any] = Field(default_factory=dict)
+    fields: str | FieldMapping = "auto"
+    max_rows: int | None = Field(default=None, gt=0)
+    subsample_seed: int = 0
+    licence: str | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError("must be 64 lowercase hex characters")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PoolSpec:
+        sources = [s for s in ("hub_id", "path", "generator") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"give exactly one of hub_id, path, generator (got {sources or 'none'})")
+        if self.hub_id is not None and not self.revision:
+            raise ValueError("a hub pool needs a pinned `revision` (a commit sha or tag)")
+        if self.sha256 is not None and self.path is None:
+            raise ValueError("`sha256` checks a local `path`; hub pools are pinned by `revision`")
+        return self
+
+
+class ModelSpec(_Strict):
+    """The base model: a hub id at a pinned revision, a local directory, or a builder."""
+
+    name: str
+    hub_id: str | None = None
+    revision: str | None = None
+    path: str | None = None
+    builder: str | None = None
+    builder_args: dict[str, Any] = Field(default_factory=dict)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    chat_template: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        sources = [s for s in ("hub_id", "path", "builder") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"give exactly one of hub_id, path, builder (got {sources or 'none'})")
+        if self.hub_id is not None and not self.revision:
+            raise ValueError("a hub model needs a pinned `revision`")
+        return self
+
+
+class LoraSpec(_Strict):
+    r: int = Field(default=8, gt=0)
+    alpha: int = Field(default=16, gt=0)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    target_modules: tuple[str, ...] | Literal["all-linear"] = "all-linear"
+
+
+class RecipeSpec(_Strict):
+    """The fixed fine-tuning recipe (the fine-tuning stage reads it)."""
+
+    name: str
+    method: Literal["lora", "full"] = "lora"
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    template: str = "alpaca"
+    learning_rate: float = Field(default=2e-5, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
+    epochs: float = Field(default=3.0, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)
+    effective_batch_size: int = Field(default=128, gt=0)
+    per_device_batch_size: int = Field(default=8, gt=0)
+    max_length: int = Field(default=512, gt=0)
+    packing: bool = True
+    loss_on: Literal["response", "all"] = "response"
+    weight_decay: float = Field(default=0.0, ge=0.0)
+
+
+class BenchmarkSpec(_Strict):
+    """One evaluation; ``options`` are passed to the benchmark's harness wrapper."""
+
+    name: str = Field(pattern=_NAME)
+    kind: Literal["ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer"]
+    hub_id: str | None = None
+    revision: str | None = None
+    path: str | None = None
+    limit: int | None = Field(default=None, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecodingSpec(_Strict):
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(default=512, gt=0)
+    seed: int = 0
+
+
+class JudgeSpec(_Strict):
+    """The judge for AlpacaEval / Alpagasus: an open model served by vLLM, or an API endpoint."""
+
+    model: ModelSpec | None = None
+    api_base: str | None = None
+    api_model: str | None = None
+    usd_per_1k_input_tokens: float = Field(default=0.0, ge=0.0)
+    usd_per_1k_output_tokens: float = Field(default=0.0, ge=0.0)
+
+
+class CostModelSpec(_Strict):
+    """Prices that turn measured resources into dollars (``cost`` package)."""
+
+    gpu_type: str = "H100-80GB"
+    usd_per_gpu_hour: float = Field(default=2.5, ge=0.0)
+    usd_per_cpu_core_hour: float = Field(default=0.04, ge=0.0)
+    gpu_peak_flops: float = Field(default=989e12, gt=0)
+    usd_per_1k_api_input_tokens: float = Field(default=0.0025, ge=0.0)
+    usd_per_1k_api_output_tokens: float = Field(default=0.01, ge=0.0)
+
+
+class Spec(_Strict):
+    """A whole benchmark configuration; ``name`` + ``version`` identify a comparable grid."""
+
+    name: str = Field(pattern=_NAME)
+    version: int = Field(ge=1)
+    description: str = ""
+    track: Literal["general", "targeted"] = "general"
+    pools: tuple[PoolSpec, ...] = Field(min_length=1)
+    budgets: tuple[int, ...] = Field(min_length=1)
+    random_seeds: tuple[int, ...] = Field(min_length=3)
+    selectors: tuple[str, ...] = ("random", "longest", "full")
+    base_model: ModelSpec
+    recipe: RecipeSpec
+    benchmarks: tuple[BenchmarkSpec, ...] = ()
+    judge: JudgeSpec | None = None
+    decoding: DecodingSpec = Field(default_factory=DecodingSpec)
+    cost_model: CostModelSpec = Field(default_factory=CostModelSpec)
+
+    @field_validator("budgets")
+    @classmethod
+    def _positive_unique(cls, budgets: tuple[int, ...]) -> tuple[int, ...]:
+        if any(b <= 0 for b in budgets):
+            raise ValueError("budgets must be positive integers")
+        if len(set(budgets)) != len(budgets):
+            raise ValueError("budgets must be unique")
+        return budgets
+
+    @field_validator("random_seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("random seeds must be unique")
+        return seeds
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Spec:
+        for what, names in (
+            ("pool", [p.name for p in self.pools]),
+            ("benchmark", [b.name for b in self.benchmarks]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what} names: {', '.join(dupes)}")
+        return self
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def pool(self, name: str) -> PoolSpec:
+        for pool in self.pools:
+            if pool.name == name:
+                return pool
+        raise KeyError(name)
