@@ -1,0 +1,171 @@
+"""The ``tiny-llama`` builder: a random-init LLaMA-architecture model and its tokenizer.
+
+Deterministic (same arguments -> byte-identical weights and tokenizer) and cached under
+``cache_root()/models/tiny-llama-<hash>/``, keyed by the builder arguments (defaults filled in),
+:data:`BUILDER_VERSION` and the corpus version. The folder is written atomically, so a killed
+build leaves nothing behind and concurrent builds are harmless.
+
+Choices forced by the serving stack (see the project's CPU notes):
+- ``head_dim`` is set explicitly and must be one vLLM's CPU attention supports (>= 32);
+- the tokenizer is byte-level BPE trained with ``tokenizers`` on :mod:`selbench.models.corpus`,
+  with ``<s> </s> <unk> <pad> <|user|> <|assistant|> <|system|> <|end|>`` as special tokens;
+- the chat template is the ``tiny-chat`` template (with ``{% generation %}`` tags) and
+  ``generation_config.eos_token_id`` lists both ``</s>`` and ``<|end|>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from selbench.atomic import atomic_directory, atomic_write_json
+from selbench.hashing import sha256_json
+from selbench.models.corpus import CORPUS_VERSION, tiny_corpus
+from selbench.models.errors import ModelError
+from selbench.paths import cache_root
+
+BUILDER_NAME = "tiny-llama"
+# Bump when the builder's output for the same arguments changes.
+BUILDER_VERSION = 1
+META_FILE = "selbench_model.json"
+
+SPECIAL_TOKENS = ("<s>", "</s>", "<unk>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>")
+VLLM_CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
+class TinyLlamaArgs(BaseModel):
+    """The builder arguments (``base_model.builder_args`` in a spec)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden_size: int = Field(default=64, gt=0)
+    num_layers: int = Field(default=2, gt=0)
+    num_heads: int = Field(default=2, gt=0)
+    num_kv_heads: int | None = Field(default=None, gt=0)
+    head_dim: int = 32
+    intermediate_size: int | None = Field(default=None, gt=0)
+    vocab_size: int = Field(default=4096, ge=512)
+    max_position_embeddings: int = Field(default=1024, gt=0)
+    tie_word_embeddings: bool = False
+    rope_theta: float = Field(default=10000.0, gt=0)
+    corpus_chars: int = Field(default=300_000, ge=10_000)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> TinyLlamaArgs:
+        if self.head_dim not in VLLM_CPU_HEAD_DIMS:
+            raise ValueError(f"head_dim must be one of {VLLM_CPU_HEAD_DIMS} (vLLM's CPU attention), got {self.head_dim}")
+        kv = self.num_kv_heads or self.num_heads
+        if self.num_heads % kv:
+            raise ValueError(f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads ({kv})")
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["num_kv_heads"] = self.num_kv_heads or self.num_heads
+        data["intermediate_size"] = self.intermediate_size or 2 * self.hidden_size
+        return data
+
+
+def parse_args(builder_args: dict[str, Any]) -> TinyLlamaArgs:
+    try:
+        return TinyLlamaArgs.model_validate(builder_args)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'builder_args'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ModelError(f"builder '{BUILDER_NAME}': invalid builder_args: {problems}") from None
+
+
+def build_key(args: TinyLlamaArgs) -> str:
+    return sha256_json({"builder": BUILDER_NAME, "builder_version": BUILDER_VERSION,
+                        "corpus_version": CORPUS_VERSION, "args": args.resolved()})
+
+
+def tiny_chat_template() -> str:
+    from selbench.training.templates import get_template
+
+    return get_template("tiny-chat").chat_template
+
+
+def train_tokenizer(vocab_size: int, corpus_chars: int, seed: int) -> Any:
+    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on :func:`tiny_corpus`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(tiny_corpus(corpus_chars, seed), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        model_max_length=1024,
+    )
+    fast.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS[4:])})
+    fast.chat_template = tiny_chat_template()
+    fast.padding_side = "right"
+    return fast
+
+
+def _build(args: TinyLlamaArgs, folder: Path) -> None:
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    resolved = args.resolved()
+    tokenizer = train_tokenizer(args.vocab_size, args.corpus_chars, args.seed)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=args.hidden_size,
+        intermediate_size=resolved["intermediate_size"],
+        num_hidden_layers=args.num_layers,
+        num_attention_heads=args.num_heads,
+        num_key_value_heads=resolved["num_kv_heads"],
+        head_dim=args.head_dim,
+        max_position_embeddings=args.max_position_embeddings,
+        rope_theta=args.rope_theta,
+        tie_word_embeddings=args.tie_word_embeddings,
+        bos_token_id=ids["<s>"],
+        eos_token_id=ids["</s>"],
+        pad_token_id=ids["<pad>"],
+        torch_dtype="float32",
+    )
+    previous = torch.get_rng_state()
+    torch.manual_seed(args.seed)
+    try:
+        model = LlamaForCausalLM(config).to(torch.float32)
+    finally:
+        torch.set_rng_state(previous)
+    model.generation_config = GenerationConfig(
+        bos_token_id=ids["<s>"], eos_token_id=[ids["</s>"], ids["<|end|>"]], pad_token_id=ids["<pad>"],
+        do_sample=False,
+    )
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    params = sum(p.numel() for p in model.parameters())
+    atomic_write_json(folder / META_FILE, {
+        "builder": BUILDER_NAME, "builder_version": BUILDER_VERSION, "corpus_version": CORPUS_VERSION,
+        "args": resolved, "key": build_key(args), "parameters": params, "vocab_size": len(tokenizer),
+        "special_token_ids": ids,
+    })
+
+
+def build_tiny_llama(builder_args: dict[str, Any] | None = None, *, cache: Path | None = None) -> Path:
+    """The folder of the tiny model for these arguments, built on first use."""
+    args = parse_args(builder_args or {})
+    key = build_key(args)
+    folder = (cache or cache_root()) / "models" / f"{BUILDER_NAME}-{key[:16]}"
+    if (folder / META_FILE).is_file():
+        return folder
+    from selbench.models.quiet import quiet_transformers
+
+    with atomic_directory(folder) as scratch, quiet_transformers():
+        _build(args, scratch)
+    return folder
