@@ -123,21 +123,45 @@ class ModelSpec(_Strict):
 
 
 class LoraSpec(_Strict):
+    """LoRA hyperparameters (peft ``LoraConfig``); ``target_modules`` names linear layers or
+    ``all-linear``."""
+
     r: int = Field(default=8, gt=0)
     alpha: int = Field(default=16, gt=0)
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     target_modules: tuple[str, ...] | Literal["all-linear"] = "all-linear"
 
+    @field_validator("target_modules")
+    @classmethod
+    def _some_modules(cls, value: tuple[str, ...] | str) -> tuple[str, ...] | str:
+        if not isinstance(value, str) and (not value or any(not m.strip() for m in value)):
+            raise ValueError("list at least one module name (e.g. q_proj), or write all-linear")
+        return value
+
+
+LrScheduler = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+    "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay",
+]
+
 
 class RecipeSpec(_Strict):
-    """The fixed fine-tuning recipe (the fine-tuning stage reads it)."""
+    """The fixed fine-tuning recipe (the fine-tuning stage, ``selbench.training``, reads it).
+
+    ``effective_batch_size`` is examples per optimizer step over all devices; gradient
+    accumulation is derived from it, ``per_device_batch_size`` and the device count at run time,
+    so results do not depend on the number of GPUs. ``packing`` is padding-free batching
+    (examples are concatenated into one row and never attend to each other). ``template`` is a
+    prompt template of ``selbench.training.templates``; it is saved with the adapter.
+    ``precision: auto`` is bf16 on GPUs that support it and fp32 on CPU.
+    """
 
     name: str
     method: Literal["lora", "full"] = "lora"
     lora: LoraSpec = Field(default_factory=LoraSpec)
     template: str = "alpaca"
     learning_rate: float = Field(default=2e-5, gt=0)
-    lr_scheduler: str = "cosine"
+    lr_scheduler: LrScheduler = "cosine"
     warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
     epochs: float = Field(default=3.0, gt=0)
     max_steps: int | None = Field(default=None, gt=0)
@@ -147,6 +171,29 @@ class RecipeSpec(_Strict):
     packing: bool = True
     loss_on: Literal["response", "all"] = "response"
     weight_decay: float = Field(default=0.0, ge=0.0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_32bit", "sgd"] = "adamw_torch"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    gradient_checkpointing: bool = False
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        from selbench.suggest import did_you_mean
+        from selbench.training.templates import TEMPLATE_NAMES
+
+        if value not in TEMPLATE_NAMES:
+            raise ValueError(f"unknown prompt template '{value}'{did_you_mean(value, TEMPLATE_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _batches(self) -> RecipeSpec:
+        if self.per_device_batch_size > self.effective_batch_size:
+            raise ValueError(
+                f"per_device_batch_size ({self.per_device_batch_size}) exceeds effective_batch_size "
+                f"({self.effective_batch_size})"
+            )
+        return self
 
 
 class BenchmarkSpec(_Strict):
