@@ -56,12 +56,18 @@ def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
 
 
 def format_validation_error(exc: ValidationError, data: dict[str, Any], origin: str) -> str:
-    lines = [f"{origin}: {exc.error_count()} error(s)"]
+    errors = []
     for err in exc.errors():
-        # model_validator errors and tagged-union branches add noise to the location
+        # union branches add noise to the location
         loc = tuple(p for p in err["loc"] if p not in ("str", "FieldMapping", "function-after"))
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {_loc(loc, data)}: {msg}")
+        errors.append((loc, err["type"], err["msg"].removeprefix("Value error, ").replace("Tuple should", "List should")))
+    # a list whose items failed is also reported "too short" by pydantic: drop that echo
+    errors = [
+        e for e in errors
+        if not (e[1] == "too_short" and any(o[0][: len(e[0])] == e[0] and len(o[0]) > len(e[0]) for o in errors))
+    ]
+    lines = [f"{origin}: {len(errors)} error(s)"]
+    lines += [f"  {_loc(loc, data)}: {msg}" for loc, _, msg in errors]
     return "\n".join(lines)
 
 

@@ -1,0 +1,4 @@
+from selbench.selection import Selector
+
+class Broken(Selector)
+    pass
