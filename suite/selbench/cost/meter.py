@@ -113,6 +113,7 @@ class CostMeter:
     def __init__(self) -> None:
         self._usage: dict[Phase, Usage] = {"per_budget": Usage(), "amortised": Usage()}
         self._phase: Phase = "per_budget"
+        self._current = self._usage["per_budget"]  # the hot path skips the dict lookup
         self._mark: tuple[float, float] | None = None
         self._gpus = 0
         self._gpu_name: str | None = None
@@ -164,27 +165,31 @@ class CostMeter:
         """Charge everything inside to the amortised (once-per-pool) phase."""
         self._flush()
         previous, self._phase = self._phase, "amortised"
+        self._current = self._usage["amortised"]
         try:
             yield
         finally:
             self._flush()
             self._phase = previous
+            self._current = self._usage[previous]
 
     # -- reported work (hot path) -------------------------------------------------------------
     def add_tokens(self, tokens: int, flops: float = 0.0) -> None:
-        usage = self._usage[self._phase]
+        usage = self._current
         usage.tokens += tokens
         usage.flops += flops
 
     def add_api_call(self, input_tokens: int, output_tokens: int, calls: int = 1) -> None:
-        usage = self._usage[self._phase]
+        usage = self._current
         usage.api_calls += calls
         usage.api_input_tokens += input_tokens
         usage.api_output_tokens += output_tokens
 
     def add_usage(self, usage: Usage, phase: Phase = "per_budget") -> None:
         """Fold in usage measured elsewhere (e.g. a selector's worker process)."""
-        self._usage[phase] = self._usage[phase].merge(usage)
+        merged = self._usage[phase].merge(usage)
+        for f in fields(Usage):
+            setattr(self._usage[phase], f.name, getattr(merged, f.name))
 
     def record(self) -> CostRecord:
         return CostRecord(
