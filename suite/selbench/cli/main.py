@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from selbench import __version__
 from selbench.cli import commands_ls, commands_run, commands_select, commands_spec
+from selbench.cli import commands_train
 from selbench.cli.console import err
 from selbench.errors import SelbenchError
 
@@ -60,3 +61,4 @@ commands_run.register(app)
 commands_ls.register(app)
 commands_spec.register(app)
 commands_select.register(app)
+commands_train.register(app)
