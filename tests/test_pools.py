@@ -130,7 +130,7 @@ def test_malformed_files_give_clear_errors(tmp_path: Path, content: str, message
 
 def test_missing_mapped_field_is_named(tmp_path: Path) -> None:
     spec = _pool(tmp_path, [{"instruction": "a", "output": "b"}], fields="dolly")
-    with pytest.raises(PoolError, match="missing field\(s\) 'response'; the file has columns"):
+    with pytest.raises(PoolError, match=r"missing field\(s\) 'response'; the file has columns"):
         load_pool(spec)
 
 
