@@ -1,0 +1,1 @@
+"""Submissions: the folder format, validation, ``selbench submit`` and the verification re-run."""
