@@ -1,0 +1,1 @@
+"""The leaderboard: aggregation (pandas) and the static site (jinja2)."""
