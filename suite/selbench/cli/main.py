@@ -14,6 +14,8 @@ from rich.markup import escape
 from selbench import __version__
 from selbench.cli import commands_ls, commands_run, commands_select, commands_spec
 from selbench.cli import commands_train
+from selbench.cli import commands_leaderboard, commands_submit
+from selbench.cli import commands_evaluate
 from selbench.cli.console import err
 from selbench.errors import SelbenchError
 
@@ -62,3 +64,6 @@ commands_ls.register(app)
 commands_spec.register(app)
 commands_select.register(app)
 commands_train.register(app)
+commands_evaluate.register(app)
+commands_submit.register(app)
+commands_leaderboard.register(app)

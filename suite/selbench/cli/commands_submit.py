@@ -1,0 +1,87 @@
+"""``selbench submit``, ``selbench submissions validate`` and ``selbench submissions verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from selbench.cli.console import err, out
+from selbench.cli.options import MEMORY, TIMEOUT, limits
+from selbench.errors import SelbenchError
+from selbench.submissions.errors import SubmissionError, VerificationError
+from selbench.submissions.submit import submit as do_submit
+from selbench.submissions.validate import discover, load_submission
+from selbench.submissions.verify import save_record, verify as do_verify
+
+submissions_app = typer.Typer(help="Validate and verify leaderboard submissions.", no_args_is_help=True)
+
+
+def submit(
+    run_dir: Path = typer.Argument(..., help="Run folder with results.jsonl (per-cell result rows), items/ and selection files."),
+    name: str = typer.Option(..., "--name", help="Method name shown on the leaderboard; the folder is its slug."),
+    authors: list[str] = typer.Option(..., "--authors", help="Author(s); repeat the option or separate with commas."),
+    paper: str | None = typer.Option(None, "--paper", help="http(s) URL of the paper."),
+    code: str = typer.Option(..., "--code", help="http(s) URL of the code."),
+    description: str = typer.Option("", "--description", help="One paragraph shown on the selector's page."),
+    plugin_install: str | None = typer.Option(None, "--plugin-install", help="pip requirement CI installs to re-run the plugin (e.g. 'my-sel==1.0')."),
+    out_dir: Path = typer.Option(Path("submissions"), "--out", help="Submissions folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing submission of the same name."),
+) -> None:
+    """Package a run as a submission folder (validated), ready for a pull request."""
+    names = [a.strip() for part in authors for a in part.split(",") if a.strip()]
+    sub = do_submit(run_dir, name=name, authors=names, paper=paper, code=code, out=out_dir, description=description,
+                    plugin_install=plugin_install, overwrite=overwrite)
+    out.print(f"[green]ok[/] {escape(str(sub.path))}: {len(sub.rows)} result rows, plugin {escape(sub.metadata.plugin.name)} "
+              f"{escape(sub.metadata.plugin.version)}, spec {escape(sub.metadata.spec)}@v{sub.metadata.spec_version}")
+    out.print("next: open a pull request adding this folder; CI validates it and re-runs the selection to verify it.")
+
+
+@submissions_app.command("validate")
+def validate(
+    path: Path = typer.Argument(Path("submissions"), help="A submissions folder, or one submission folder."),
+) -> None:
+    """Validate every submission (schema, files, hashes, sizes); reasons name the file and field."""
+    folders = [path] if (path / "results.jsonl").exists() or (path / "metadata.json").exists() or (path / "metadata.yaml").exists() else discover(path)
+    if not folders:
+        raise SubmissionError(str(path), "no submission folders found")
+    bad = []
+    for folder in folders:
+        try:
+            sub = load_submission(folder)
+            out.print(f"[green]ok[/]      {escape(folder.name)} ({len(sub.rows)} rows)")
+        except SubmissionError as exc:
+            out.print(f"[red]invalid[/] {escape(folder.name)}: {escape(str(exc))}", soft_wrap=True)
+            bad.append(folder.name)
+    if bad:
+        raise SubmissionError(str(path), f"{len(bad)} of {len(folders)} submission(s) invalid: {', '.join(bad)}")
+
+
+@submissions_app.command("verify")
+def verify(
+    submission: Path = typer.Argument(..., help="One submission folder."),
+    record: Path | None = typer.Option(Path("leaderboard/verified.json"), "--record", help="Verification record file to update (maintainers); --no-record to skip."),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not write the record."),
+    out_dir: Path = typer.Option(Path("runs/verify"), "--out", help="Where the re-run selections go."),
+    max_selections: int | None = typer.Option(None, "--max-selections", help="Re-run at most this many selections."),
+    timeout: float | None = TIMEOUT,
+    memory_limit_gb: float | None = MEMORY,
+) -> None:
+    """Re-run the plugin's selections (isolated) and compare ids_sha256: the only way to 'verified'."""
+    with err.status(f"re-running the selections of {escape(submission.name)}…"):
+        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb))
+    for c in rec["checks"]:
+        mark = "[green]same[/]" if c["ok"] else "[red]DIFFERENT[/]"
+        out.print(f"{escape(c['pool'])} budget {c['budget']} seed {c['seed']}: {mark} ids_sha256 {c['got'][:16]}")
+    if record is not None and not no_record:
+        save_record(record, submission.name, rec)
+        out.print(f"recorded in {escape(str(record))}")
+    if rec["status"] != "verified":
+        raise VerificationError(f"{submission.name}: the re-run selection differs from the submitted one")
+    out.print(f"[green]verified[/] {escape(submission.name)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit)
+    app.add_typer(submissions_app, name="submissions")
