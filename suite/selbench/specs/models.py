@@ -223,6 +223,8 @@ class JudgeSpec(_Strict):
     api_model: str | None = None
     usd_per_1k_input_tokens: float = Field(default=0.0, ge=0.0)
     usd_per_1k_output_tokens: float = Field(default=0.0, ge=0.0)
+    # A random tiny judge never puts "m"/"M" in its top logprobs; bias them (CI only, see cpu-stack.md §4).
+    force_choice_tokens: bool = False
 
 
 class CostModelSpec(_Strict):
