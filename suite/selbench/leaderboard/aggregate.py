@@ -52,8 +52,11 @@ class Leaderboard:
     n_boot: int = N_BOOT
 
 
+EPS = 1e-9  # float noise of the matrix products must not turn an exact tie into a loss
+
+
 def outcome(lo: float, hi: float) -> str:
-    return "win" if lo > 0 else "loss" if hi < 0 else "tie"
+    return "win" if lo > EPS else "loss" if hi < -EPS else "tie"
 
 
 def _cell_rng(seed: int, key: tuple[Any, ...]) -> np.random.Generator:

@@ -1,0 +1,203 @@
+"""Submission format: validation rejects hostile and broken folders naming file and field; submit,
+validate and verify end to end on a real tiny run; the published JSON Schema is up to date."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from selbench.submissions.errors import SubmissionError
+from selbench.submissions.fixture import make_tiny_run
+from selbench.submissions.jsonschema import schemas
+from selbench.submissions.schema import LIMITS
+from selbench.submissions.validate import load_submission
+from selbench.submissions.verify import load_records, status_of
+
+from lb_helpers import run_cli, small_submission
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_run(tmp_path_factory.mktemp("run") / "run")
+
+
+@pytest.fixture()
+def good(tmp_path: Path) -> Path:
+    return small_submission(tmp_path, "Good")
+
+
+def _meta(folder: Path) -> dict:
+    return json.loads((folder / "metadata.json").read_text())
+
+
+def _set_meta(folder: Path, **changes) -> None:
+    (folder / "metadata.json").write_text(json.dumps(_meta(folder) | changes))
+
+
+def _reject(folder: Path, *fragments: str) -> None:
+    with pytest.raises(SubmissionError) as info:
+        load_submission(folder)
+    for f in fragments:
+        assert f in str(info.value), str(info.value)
+
+
+def test_published_json_schema_is_up_to_date() -> None:
+    for name, text in schemas().items():
+        path = REPO / "submissions" / "schema" / name
+        assert path.is_file() and path.read_text() == text, f"regenerate: python -m selbench.submissions.jsonschema submissions/schema ({name})"
+    row = json.loads((REPO / "submissions/schema/result-row.schema.json").read_text())
+    assert {"kind", "pool_fingerprint", "selection_ids_sha256", "selection_cost", "finetune_cost", "item_scores"} <= set(row["properties"])
+    assert json.loads((REPO / "submissions/schema/metadata.schema.json").read_text())["additionalProperties"] is False
+
+
+def test_a_good_submission_validates(good: Path) -> None:
+    sub = load_submission(good)
+    assert sub.slug == "good" and len(sub.rows) == 2 * 2 * 2 * 4 + 2 * 2 * 2 and len(sub.content_sha256) == 64
+
+
+@pytest.mark.parametrize("key", ["verified", "status"])
+def test_submitter_cannot_set_verified(good: Path, key: str) -> None:
+    _set_meta(good, **{key: True if key == "verified" else "verified"})
+    _reject(good, "good/metadata.json", f"field '{key}'", "selbench submissions verify")
+
+
+def test_a_verification_file_inside_a_submission_is_rejected(good: Path) -> None:
+    (good / "verification.json").write_text('{"status": "verified"}')
+    _reject(good, "good/verification.json", "unexpected file")
+
+
+def test_unknown_field_names_file_and_field(good: Path) -> None:
+    _set_meta(good, homepage="https://x.org")
+    _reject(good, "good/metadata.json: field 'homepage': unknown field")
+    row = json.loads((good / "results.jsonl").read_text().splitlines()[2]) | {"bonus": 1}
+    lines = (good / "results.jsonl").read_text().splitlines()
+    lines[2] = json.dumps(row)
+    (good / "results.jsonl").write_text("\n".join(lines) + "\n")
+    _set_meta(good, homepage=None)
+    meta = _meta(good); meta.pop("homepage"); (good / "metadata.json").write_text(json.dumps(meta))
+    _reject(good, "good/results.jsonl line 3: field 'bonus': unknown field")
+
+
+def test_javascript_urls_are_rejected(good: Path) -> None:
+    _set_meta(good, code="javascript:alert(1)")
+    _reject(good, "field 'code'", "http(s)")
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "items/../../x.jsonl.gz", "items\\x.jsonl.gz"])
+def test_path_traversal_is_rejected(good: Path, path: str) -> None:
+    lines = (good / "results.jsonl").read_text().splitlines()
+    lines[0] = json.dumps(json.loads(lines[0]) | {"item_scores": path})
+    (good / "results.jsonl").write_text("\n".join(lines) + "\n")
+    _reject(good, "good/results.jsonl line 1: field 'item_scores'", "unsafe path")
+
+
+def test_symlinks_are_rejected(good: Path, tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("secret")
+    (good / "items" / "leak.jsonl.gz").symlink_to(tmp_path / "secret.txt")
+    _reject(good, "good/items/leak.jsonl.gz", "symlinks are not accepted")
+
+
+def test_oversized_files_are_rejected(good: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(LIMITS, "metadata", 100)
+    _reject(good, "good/metadata.json", "file too large", "limit 100")
+
+
+def test_malformed_json_and_yaml_are_rejected(good: Path) -> None:
+    (good / "metadata.json").write_text('{"name": ')
+    _reject(good, "good/metadata.json", "malformed JSON")
+    (good / "metadata.json").unlink()
+    (good / "metadata.yaml").write_text("name: [unclosed\n")
+    _reject(good, "good/metadata.yaml", "malformed YAML")
+    (good / "metadata.yaml").write_text("- just\n- a list\n")
+    _reject(good, "good/metadata.yaml", "must be a mapping")
+
+
+def test_metadata_yaml_is_accepted(good: Path) -> None:
+    import yaml
+
+    meta = _meta(good)
+    (good / "metadata.json").unlink()
+    (good / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    assert load_submission(good).metadata.name == "Good"
+
+
+def test_tampered_items_and_selections_are_rejected(good: Path) -> None:
+    row = json.loads((good / "results.jsonl").read_text().splitlines()[0])
+    item = good / row["item_scores"]
+    item.write_bytes(gzip.compress(b'{"id": "x", "score": 1.0}\n'))
+    _reject(good, f"good/{row['item_scores']}", "does not match item_scores_sha256")
+
+
+def test_selection_hash_is_recomputed(good: Path) -> None:
+    row = json.loads((good / "results.jsonl").read_text().splitlines()[0])
+    sel_path = good / row["selection"]
+    sel = json.loads(sel_path.read_text())
+    sel["ids"][0] = "alpaca-forged"
+    sel_path.write_text(json.dumps(sel))
+    _reject(good, f"good/{row['selection']}: field 'ids_sha256'", "recomputed")
+
+
+def test_random_rows_are_required(tmp_path: Path) -> None:
+    folder = small_submission(tmp_path, "Lonely", random_seeds=(0,))
+    _reject(folder, "lonely/results.jsonl line", "at least 2 seeds")
+
+
+def test_submit_validate_verify_end_to_end(tiny_run: Path, tmp_path: Path) -> None:
+    subs = tmp_path / "submissions"
+    proc = run_cli("submit", str(tiny_run), "--name", "Longest Baseline", "--authors", "Ada, Bob", "--paper",
+                   "https://arxiv.org/abs/2410.15225", "--code", "https://github.com/selbench/selbench", "--out", str(subs))
+    assert proc.returncode == 0, proc.stderr
+    folder = subs / "longest-baseline"
+    meta = _meta(folder)
+    assert meta["authors"] == ["Ada", "Bob"] and meta["plugin"]["name"] == "longest" and meta["spec"] == "tiny"
+    assert "verified" not in json.dumps(meta)
+    again = run_cli("submit", str(tiny_run), "--name", "Longest Baseline", "--authors", "A", "--code", "https://x.org", "--out", str(subs))
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    bad_url = run_cli("submit", str(tiny_run), "--name", "X", "--authors", "A", "--code", "javascript:alert(1)", "--out", str(subs))
+    assert bad_url.returncode == 2 and "error:" in bad_url.stderr and "--code" in bad_url.stderr and not (subs / "x").exists()
+    val = run_cli("submissions", "validate", str(subs))
+    assert val.returncode == 0 and "ok" in val.stdout and "longest-baseline" in val.stdout
+    record = tmp_path / "verified.json"
+    ver = run_cli("submissions", "verify", str(folder), "--record", str(record), "--out", str(tmp_path / "verify"), "--max-selections", "1")
+    assert ver.returncode == 0, ver.stderr
+    assert "same" in ver.stdout and "verified" in ver.stdout
+    recs = load_records(record)
+    assert recs["longest-baseline"]["status"] == "verified"
+    assert status_of(load_submission(folder), recs) == "verified"
+    # editing a verified submission drops it back to community
+    _set_meta(folder, description="changed after verification")
+    assert status_of(load_submission(folder), recs) == "community"
+
+
+def test_verify_detects_a_different_selection(tiny_run: Path, tmp_path: Path) -> None:
+    subs = tmp_path / "s"
+    run_cli("submit", str(tiny_run), "--name", "Forged", "--authors", "A", "--code", "https://x.org", "--out", str(subs))
+    folder = subs / "forged"
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["kind"] == "selector")
+    sel = json.loads((folder / row["selection"]).read_text())
+    sel["ids"] = list(reversed(sel["ids"]))  # same ids, another order: a different selection hash
+    from selbench.hashing import ids_sha256
+
+    sel["ids_sha256"] = ids_sha256(sel["ids"])
+    (folder / row["selection"]).write_text(json.dumps(sel))
+    for r in rows:
+        if r.get("selection") == row["selection"]:
+            r["selection_ids_sha256"] = sel["ids_sha256"]
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert load_submission(folder)  # still a valid submission ...
+    ver = run_cli("submissions", "verify", str(folder), "--no-record", "--out", str(tmp_path / "v"), "--max-selections", "1")
+    assert ver.returncode == 2 and "DIFFERENT" in ver.stdout and "differs" in ver.stderr  # ... but not verified
+
+
+def test_validate_cli_reports_the_reason(good: Path) -> None:
+    _set_meta(good, verified=True)
+    proc = run_cli("submissions", "validate", str(good.parent))
+    assert proc.returncode == 2 and "invalid" in proc.stdout and "field 'verified'" in " ".join(proc.stdout.split())
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
