@@ -35,7 +35,7 @@ def run_tasks(target: Target, tasks: list[str], *, include_path: Path | None, ch
                 "tokenizer_backend": "huggingface", "tokenized_requests": False,
                 "num_concurrent": 1 if lora else 4, "max_retries": 1, "max_length": target.max_len,
                 "timeout": 600}
-    manager = TaskManager(include_path=str(include_path) if include_path else None, verbosity="ERROR")
+    manager = TaskManager(include_path=str(include_path) if include_path else None)
     last: Exception | None = None
     for _ in range(server.max_restarts + 1):
         try:
