@@ -98,7 +98,7 @@
       rfrag.appendChild(tr);
     });
     var rnd = document.createElement("tr"); rnd.className = "ref";
-    ["ref", "random (reference)", "", "", "", "+0.000", "$0", "", "+0.000", ""].forEach(function (t, i) { rnd.appendChild(td(t, i === 5 || i === 8 ? "num" : "")); });
+    ["ref", "random (reference)", "", "", "", "+0.000", "$0", "", "+0.000", ""].forEach(function (t, i) { rnd.appendChild(td(t, i >= 5 && i <= 8 ? "num" : "")); });
     rfrag.appendChild(rnd);
     refBody.replaceChildren(rfrag);
     document.getElementById("shown").textContent = rows.length + " of " + data.selectors.length + " selectors";
