@@ -52,10 +52,11 @@ def decode_item_scores(data: bytes, *, max_uncompressed: int = 256 << 20) -> tup
     if text and not text.endswith("\n"):
         text += "\n"
     found = _LINE.findall(text)
+    ids_t, vals_t = zip(*found) if found else ((), ())
     # matches never overlap, so if their lengths add up to the text, every line is canonical
-    if found and sum(len(i) + len(v) for i, v in found) + _FIXED * len(found) == len(text):
-        ids = [i for i, _ in found]
-        scores = np.array([s for _, s in found], dtype=np.float64)
+    if found and sum(map(len, ids_t)) + sum(map(len, vals_t)) + _FIXED * len(found) == len(text):
+        ids = list(ids_t)
+        scores = np.array(vals_t, dtype=np.float64)
     else:
         ids, values = [], []
         for n, line in enumerate(text.splitlines(), 1):
