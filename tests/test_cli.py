@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import PLUGINS, assert_user_error, run_cli
+from sb_testing import PLUGINS, assert_user_error, run_cli
 
 
 def test_help_teaches_the_commands() -> None:

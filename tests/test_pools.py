@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import alpaca_rows, assert_user_error, run_cli, write_jsonl
+from sb_testing import alpaca_rows, assert_user_error, run_cli, write_jsonl
 from selbench.errors import PoolError
 from selbench.hashing import sha256_file
 from selbench.pools import load_pool

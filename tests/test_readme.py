@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import REPO, run_cli
+from sb_testing import REPO, run_cli
 
 
 def test_readme_plugin_example_passes_validate_selector(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGINS, alpaca_rows, run_cli, write_jsonl
+from sb_testing import PLUGINS, alpaca_rows, run_cli, write_jsonl
 from selbench.atomic import atomic_write_text
 from selbench.errors import SelectorError
 from selbench.hashing import ids_sha256

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGINS, assert_user_error, run_cli
+from sb_testing import PLUGINS, assert_user_error, run_cli
 from selbench.errors import BudgetError, SelectorError
 from selbench.pools import load_pool
 from selbench.selection.registry import resolve_selector
@@ -23,7 +23,7 @@ GOOD = f"{PLUGINS / 'good.py'}"
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory):
-    from conftest import alpaca_rows, write_jsonl
+    from sb_testing import alpaca_rows, write_jsonl
 
     path = write_jsonl(tmp_path_factory.mktemp("pool") / "pool.jsonl", alpaca_rows(120))
     return load_pool(PoolSpec(name="p", path=str(path)))
@@ -110,7 +110,7 @@ def test_bad_budgets(pool, budget: int) -> None:
 
 
 def test_cli_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
-    from conftest import alpaca_rows, write_jsonl
+    from sb_testing import alpaca_rows, write_jsonl
 
     pool_file = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(30))
     cases = [
@@ -161,7 +161,7 @@ def test_entry_point_plugin_installed_from_a_package(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(target)}
     listing = run_cli("ls", "selectors", env=env)
     assert listing.returncode == 0 and "last_first" in listing.stdout and "plugin" in listing.stdout
-    from conftest import alpaca_rows, write_jsonl
+    from sb_testing import alpaca_rows, write_jsonl
 
     pool_file = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(12))
     proc = run_cli("select", "--pool", str(pool_file), "--budget", "3", "--selector", "last_first", "--json",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_user_error, run_cli
+from sb_testing import assert_user_error, run_cli
 from selbench.errors import SpecError
 from selbench.specs import builtin_spec_names, load_spec
 
