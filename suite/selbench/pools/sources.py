@@ -37,6 +37,7 @@ _OPENERS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, "
 #: Pool generators by name (lazy ``module:function``), as lm-eval registers tasks.
 GENERATORS = {
     "tiny-synthetic": "selbench.pools.synthetic:generate_tiny_pool",
+    "tiny-world": "selbench.tinyworld.pool:generate_tiny_world_pool",
 }
 
 
