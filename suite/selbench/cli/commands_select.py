@@ -54,6 +54,7 @@ def select(
             loaded, selector, budget, seed, out_dir, params=parse_params(param),
             cost_model=owner_spec.cost_model if owner_spec else CostModelSpec(),
             spec_id=owner_spec.id if owner_spec else None, limits=limits(timeout, memory_limit_gb),
+            spec=owner_spec,
         )
     data = artifact.data
     summary = {

@@ -4,6 +4,10 @@ The context deliberately carries no evaluation data. On the targeted track it ca
 query set (examples of the target task, never its test items). Services (batched forward
 passes, per-example gradients, embeddings, judge generation through vLLM) are attached by the
 stages that provide them and report their tokens/FLOPs to ``meter``.
+
+In the selection worker ``services`` is a :class:`selbench.services.Services`: a dict with lazy
+factories (``ctx.services.forward()``, ``.embedder()``, ``.judge()``, ``.cache``) built from
+``spec`` (the spec the stage was given: its base model and judge; None when run without one).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class SelectionContext:
     base_model: dict[str, Any] | None = None
     query_set: Any | None = None
     services: dict[str, Any] = field(default_factory=dict)
+    spec: Any | None = None
 
     def rng(self) -> random.Random:
         """A fresh ``random.Random`` seeded with the cell's seed."""

@@ -25,6 +25,9 @@ BUILTIN: dict[str, str] = {
     "random": "selbench.plugins.random_baseline:RandomSelector",
     "longest": "selbench.plugins.longest:LongestSelector",
     "full": "selbench.plugins.full_pool:FullPoolSelector",
+    "alpagasus": "selbench.plugins.alpagasus:AlpagasusSelector",
+    "cherry": "selbench.plugins.cherry:CherrySelector",
+    "deita": "selbench.plugins.deita:DeitaSelector",
 }
 
 

@@ -23,7 +23,7 @@ from selbench.selection.identity import selector_identity, selector_label
 from selbench.selection.isolation import Limits, raise_failure, run_in_subprocess
 from selbench.selection.validate import check_budget, validate_selection
 from selbench.selection.worker import execute
-from selbench.specs.models import CostModelSpec
+from selbench.specs.models import CostModelSpec, Spec
 
 SCHEMA = "selbench.selection/v1"
 FILENAME = "selection.json"
@@ -40,11 +40,21 @@ class SelectionArtifact:
         return self.data["ids"]
 
 
-def selection_key(pool: Pool, selector: str, params: dict[str, Any], budget: int, seed: int) -> str:
-    return sha256_json(
-        {"stage": "select", "pool": pool.fingerprint, "selector": selector_identity(selector),
-         "params": params, "budget": budget, "seed": seed, "suite_version": __version__}
-    )
+def selection_key(pool: Pool, selector: str, params: dict[str, Any], budget: int, seed: int,
+                  models: dict[str, Any] | None = None) -> str:
+    """``models`` (the spec's base model and judge, when a spec is handed to the selector) is
+    part of the key only when given, so keys made without a spec are unchanged."""
+    inputs = {"stage": "select", "pool": pool.fingerprint, "selector": selector_identity(selector),
+              "params": params, "budget": budget, "seed": seed, "suite_version": __version__}
+    if models is not None:
+        inputs["models"] = models
+    return sha256_json(inputs)
+
+
+def spec_models(spec: Spec) -> dict[str, Any]:
+    """What in a spec a selector's services depend on: the base model and the judge."""
+    return {"base_model": spec.base_model.model_dump(mode="json"),
+            "judge": spec.judge.model_dump(mode="json") if spec.judge is not None else None}
 
 
 def artifact_dir(out: Path, pool: Pool, selector: str, budget: int, seed: int, key: str) -> Path:
@@ -71,16 +81,27 @@ def run_selection(
     spec_id: str | None = None,
     isolate: bool = True,
     limits: Limits = Limits(),
+    spec: Spec | None = None,
+    cache_dir: Path | None = None,
 ) -> SelectionArtifact:
-    """Select (or reuse) and return the artifact. Raises SelbenchError subclasses on bad input."""
+    """Select (or reuse) and return the artifact. Raises SelbenchError subclasses on bad input.
+
+    ``spec`` hands the spec's base model and judge to the selector's services (model-based
+    selectors such as cherry, deita and alpagasus need it); ``cache_dir`` is where per-pool
+    scores are cached (default ``<SELBENCH_CACHE>/scores``).
+    """
     params = dict(params or {})
-    key = selection_key(pool, selector, params, budget, seed)
+    key = selection_key(pool, selector, params, budget, seed, spec_models(spec) if spec is not None else None)
+    if spec is not None and spec_id is None:
+        spec_id = spec.id
     folder = artifact_dir(out, pool, selector, budget, seed, key)
     if (folder / FILENAME).is_file():
         return SelectionArtifact(folder, load_selection(folder), reused=True)
     check_budget(budget, max(budget, 1), pool.name)  # positive integer; the size check needs the class
     request = {"selector": selector, "params": params, "budget": budget, "seed": seed,
-               "pool_cache_dir": pool.cache_dir, "scratch_dir": ""}
+               "pool_cache_dir": pool.cache_dir, "scratch_dir": "",
+               "spec": spec.model_dump(mode="json") if spec is not None else None,
+               "cache_dir": str(cache_dir) if cache_dir is not None else None}
     with atomic_directory(folder) as scratch:
         request["scratch_dir"] = str(scratch / "scratch")
         if isolate:

@@ -1,9 +1,11 @@
 """Run one selector in this process: the body of the isolated selection subprocess.
 
 ``python -m selbench.selection.worker REQUEST.json`` loads the selector and the pool (from the
-canonical Arrow cache: the worker never sees the spec, evaluation data or other pools), runs
-``select`` under a CostMeter, validates the output and writes ``result.json``. Any failure is
-written there too, as one line plus the traceback for the log.
+canonical Arrow cache: the worker never sees evaluation data or other pools), runs ``select``
+under a CostMeter, validates the output and writes ``result.json``. Any failure is written
+there too, as one line plus the traceback for the log. When the request carries the spec (its
+JSON form, for the base model and judge), the context gets lazy services built from it
+(:class:`selbench.services.Services`); scores they cache go under the request's ``cache_dir``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,21 @@ def open_cached_pool(cache_dir: str) -> Pool:
     )
 
 
+def make_context(request: dict[str, Any]) -> SelectionContext:
+    """The selector's context: seed, scratch dir, meter, and services built from the spec (if any)."""
+    from selbench.services import Services
+
+    spec = None
+    if request.get("spec") is not None:
+        from selbench.specs.models import Spec
+
+        spec = Spec.model_validate(request["spec"])
+    ctx = SelectionContext(seed=request["seed"], scratch_dir=Path(request["scratch_dir"]), spec=spec,
+                           base_model=spec.base_model.model_dump(mode="json") if spec is not None else None)
+    ctx.services = Services(ctx.meter, spec=spec, cache_dir=request.get("cache_dir"), scratch_dir=ctx.scratch_dir)
+    return ctx
+
+
 def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]:
     """Run the request; return the result dict (``ok`` with the selection, or ``error``)."""
     label = request["selector"]
@@ -47,15 +64,20 @@ def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]
         pool = pool or open_cached_pool(request["pool_cache_dir"])
         check_budget(request["budget"], len(pool), pool.name, ignores_budget=cls.ignores_budget)
         expected = len(pool) if cls.ignores_budget else request["budget"]
-        ctx = SelectionContext(seed=request["seed"], scratch_dir=Path(request["scratch_dir"]))
+        ctx = make_context(request)
         ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
-        with ctx.meter:
-            try:
-                raw = selector.select(pool, request["budget"], ctx)
-            except SelbenchError:
-                raise
-            except Exception as exc:
-                raise SelectorError(label, f"raised {type(exc).__name__}: {exc}") from exc
+        try:
+            with ctx.meter:
+                try:
+                    raw = selector.select(pool, request["budget"], ctx)
+                except SelbenchError:
+                    raise
+                except Exception as exc:
+                    raise SelectorError(label, f"raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            close = getattr(ctx.services, "close", None)
+            if close is not None:
+                close()
         selection = validate_selection(label, raw, set(pool.data["id"]), expected)
         return {
             "ok": True,

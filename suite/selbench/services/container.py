@@ -1,0 +1,94 @@
+"""The lazy service container attached to a SelectionContext (``ctx.services``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from selbench.errors import SelbenchError
+from selbench.paths import cache_root
+
+if TYPE_CHECKING:
+    from selbench.cost.meter import CostMeter
+    from selbench.services.cache import ScoreCache
+    from selbench.services.embed import EmbeddingService
+    from selbench.services.forward import ForwardService
+    from selbench.services.judge import JudgeService
+    from selbench.services.model import LoadedModel
+    from selbench.specs.models import ModelSpec, Spec
+
+
+class ServiceError(SelbenchError):
+    """A service cannot be built as asked (no spec to name the model, a judge that fails...)."""
+
+
+class Services(dict):
+    """``ctx.services``: a dict (plugins may stash their own objects in it) plus lazy factories.
+
+    Models are loaded once per process and shared between services; :meth:`close` stops a judge
+    server if one was started (the worker calls it when the selector returns).
+    """
+
+    def __init__(self, meter: CostMeter, *, spec: Spec | None = None, cache_dir: str | Path | None = None,
+                 scratch_dir: str | Path | None = None, device: str | None = None) -> None:
+        super().__init__()
+        self.meter = meter
+        self.spec = spec
+        self.cache_dir = Path(cache_dir) if cache_dir else cache_root() / "scores"
+        self.scratch_dir = Path(scratch_dir) if scratch_dir else None
+        self.device = device
+        self._models: dict[tuple[str, str | None], LoadedModel] = {}
+        self._judge: JudgeService | None = None
+        self._cache: ScoreCache | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def require_spec(self, what: str) -> Spec:
+        if self.spec is None:
+            raise ServiceError(f"{what} needs the spec's models: run the selector with a spec "
+                               "(`selbench select --spec tiny ...` or run_selection(..., spec=spec))")
+        return self.spec
+
+    @property
+    def cache(self) -> ScoreCache:
+        if self._cache is None:
+            from selbench.services.cache import ScoreCache
+
+            self._cache = ScoreCache(self.cache_dir, self.meter)
+        return self._cache
+
+    def model(self, model: ModelSpec | None = None, *, adapter: str | Path | None = None) -> LoadedModel:
+        """A loaded model (the spec's base model by default), cached per process."""
+        from selbench.services.model import load_model, model_key
+
+        spec_model = model or self.require_spec("a base-model service").base_model
+        key = (model_key(spec_model), str(adapter) if adapter else None)
+        if key not in self._models:
+            self._models[key] = load_model(spec_model, adapter=adapter, device=self.device)
+        return self._models[key]
+
+    # -- services -------------------------------------------------------------------------------
+    def forward(self, model: ModelSpec | None = None, *, adapter: str | Path | None = None, **options: Any) -> ForwardService:
+        from selbench.services.forward import ForwardService
+
+        return ForwardService(self.model(model, adapter=adapter), self.meter, **options)
+
+    def embedder(self, model: ModelSpec | None = None, **options: Any) -> EmbeddingService:
+        from selbench.services.embed import EmbeddingService
+
+        return EmbeddingService(self.model(model), self.meter, **options)
+
+    def judge(self) -> JudgeService:
+        """The spec's judge: its API endpoint, else a vLLM server on its model (or the base model)."""
+        if self._judge is None:
+            from selbench.services.judge import JudgeService
+
+            spec = self.require_spec("the judge service")
+            log_dir = (self.scratch_dir or self.cache_dir) / "judge-server"
+            self._judge = JudgeService.from_spec(spec, self.meter, log_dir=log_dir)
+        return self._judge
+
+    def close(self) -> None:
+        if self._judge is not None:
+            self._judge.close()
+            self._judge = None
+        self._models.clear()

@@ -1,0 +1,62 @@
+"""Embeddings from a causal LM's last hidden layer: mean-pooled or last-token pooled.
+
+DEITA embeds with the last layer's hidden state of the last token (Mistral-7B, max_length 512);
+mean pooling over non-padding tokens is the other common choice (Cherry's k-means). Sequences
+are padded on the right per length-sorted batch, so the last real token is found per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from selbench.cost.meter import CostMeter, transformer_forward_flops
+from selbench.services.container import ServiceError
+from selbench.services.model import LoadedModel
+
+Pooling = Literal["mean", "last"]
+
+
+class EmbeddingService:
+    def __init__(self, loaded: LoadedModel, meter: CostMeter, *, batch_size: int = 16, max_length: int = 512) -> None:
+        self.loaded = loaded
+        self.meter = meter
+        self.batch_size = max(1, int(batch_size))
+        self.max_length = int(max_length)
+
+    def embed(self, texts: Sequence[str], pooling: Pooling = "mean") -> np.ndarray:
+        """float32 array of shape (len(texts), hidden_size)."""
+        import torch
+
+        if pooling not in ("mean", "last"):
+            raise ServiceError(f"pooling must be 'mean' or 'last', got {pooling!r}")
+        tok = self.loaded.tokenizer
+        encoded = [list(tok(t, add_special_tokens=True)["input_ids"])[: self.max_length] or [tok.bos_token_id or 0]
+                   for t in texts]
+        hidden = getattr(self.loaded.model.config, "hidden_size", None)
+        out = np.zeros((len(encoded), hidden or 1), dtype=np.float32)
+        pad = tok.pad_token_id or 0
+        order = np.argsort(-np.asarray([len(e) for e in encoded]), kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attn = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+                attn[row, : len(encoded[i])] = 1
+            device = self.loaded.device
+            with torch.inference_mode():
+                states = self.loaded.model(input_ids=ids.to(device), attention_mask=attn.to(device),
+                                           output_hidden_states=True).hidden_states[-1].float()
+            mask = attn.to(device).unsqueeze(-1).float()
+            if pooling == "mean":
+                pooled = (states * mask).sum(1) / mask.sum(1).clamp_min(1)
+            else:
+                pooled = states[torch.arange(len(batch), device=device), (attn.sum(1) - 1).to(device)]
+            out[batch] = pooled.cpu().numpy()
+            tokens = int(attn.sum())
+            self.meter.add_tokens(tokens, transformer_forward_flops(self.loaded.n_params, tokens))
+        return out
