@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 from sb_testing import PLUGINS, assert_user_error, run_cli
+from selbench.specs import builtin_spec_names, load_spec
+
+BUDGET = str(load_spec("tiny").budgets[0])
 
 
 def test_help_teaches_the_commands() -> None:
@@ -21,7 +24,9 @@ def test_ls_selectors_pools_specs() -> None:
     sel = run_cli("ls", "selectors")
     assert sel.returncode == 0 and all(n in sel.stdout for n in ("random", "longest", "full"))
     pools = run_cli("ls", "pools")
-    assert all(n in pools.stdout for n in ("alpaca", "dolly", "evol-instruct", "flan", "synthetic"))
+    names = [p.name for n in builtin_spec_names() for p in load_spec(n).pools]
+    assert {"alpaca", "dolly", "evol-instruct", "flan"} <= set(names)
+    assert all(n in pools.stdout for n in names)
     assert "12567cabf8" in pools.stdout  # pinned revision shown
     specs = run_cli("ls", "specs")
     assert "chasing-random-v1@v1" in specs.stdout and "tiny@v1" in specs.stdout
@@ -43,26 +48,34 @@ def test_validate_selector_passes_a_good_plugin_and_flags_bad_ones() -> None:
 
 def test_run_selects_every_cell_then_reuses_them(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    args = ("run", "--spec", "tiny", "--budgets", "100", "--out", str(out))
+    args = ("run", "--spec", "tiny", "--budgets", BUDGET, "--stages", "select", "--out", str(out))
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     rows = [json.loads(line) for line in (out / "tiny" / "cells.jsonl").read_text().splitlines()]
-    # random x 5 seeds + longest + full (once per pool)
-    assert sorted((r["selector"], r["seed"]) for r in rows) == sorted([("random", s) for s in range(5)] + [("longest", 0), ("full", 0)])
-    assert all(r["status"] == "done" for r in rows)
-    assert len({r["ids_sha256"] for r in rows if r["selector"] == "random"}) == 5
+    # random x 5 seeds + longest + full (once per pool) + the zero-shot reference row
+    assert sorted((r["selector"], r["seed"]) for r in rows) == sorted(
+        [("random", s) for s in range(5)] + [("longest", 0), ("full", 0), ("zero-shot", 0)])
+    selected = [r for r in rows if r["selector"] != "zero-shot"]
+    assert all(r["status"] == "done" and r["stage"] == "select" for r in selected)
+    shas = {r["selection"]: json.loads(Path(r["selection"]).read_text())["ids_sha256"] for r in selected}
+    assert len({shas[r["selection"]] for r in selected if r["selector"] == "random"}) == 5
+    mtimes = {p: Path(p).stat().st_mtime_ns for p in shas}
     second = run_cli(*args)
     rows2 = [json.loads(line) for line in (out / "tiny" / "cells.jsonl").read_text().splitlines()]
-    assert second.returncode == 0 and all(r["status"] == "reused" for r in rows2)
-    assert [r["ids_sha256"] for r in rows2] == [r["ids_sha256"] for r in rows]
+    assert second.returncode == 0
+    assert [r["selection"] for r in rows2] == [r["selection"] for r in rows]
+    assert all(Path(p).stat().st_mtime_ns == t for p, t in mtimes.items())  # reused, not rewritten
 
 
 def test_run_records_a_failing_cell_and_goes_on(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    proc = run_cli("run", "--spec", "tiny", "--budgets", "100", "--selector", f"{PLUGINS / 'bad.py'}:Raises",
-                   "--selector", "longest", "--out", str(out))
+    proc = run_cli("run", "--spec", "tiny", "--budgets", BUDGET, "--selector", f"{PLUGINS / 'bad.py'}:Raises",
+                   "--selector", "longest", "--stages", "select", "--out", str(out))
     assert proc.returncode == 1
-    rows = {r["selector"].rsplit(":", 1)[-1]: r for r in map(json.loads, (out / "tiny" / "cells.jsonl").read_text().splitlines())}
+    rows = {str(r["selector"]).rsplit(":", 1)[-1]: r for r in map(json.loads, (out / "tiny" / "cells.jsonl").read_text().splitlines())}
     assert rows["Raises"]["status"] == "failed" and "scoring model exploded" in rows["Raises"]["reason"]
-    assert rows["longest"]["status"] == "done"
+    assert rows["Raises"]["stage"] == "select"
+    assert rows["longest"]["status"] == "done" and rows["random"]["status"] == "done"
+    status = run_cli("status", str(out))
+    assert status.returncode == 0 and "scoring model exploded" in status.stdout
     assert "Traceback" not in proc.stderr

@@ -1,91 +1,115 @@
-"""``selbench run``: the grid of a spec, stage by stage, cached and resumable.
-
-This version runs the selection stage for every cell (training and evaluation stages plug in
-here as they land) and writes ``<out>/<spec>/cells.jsonl``: one line per cell with its status,
-the artifact path, or the reason it failed. A failing cell never stops the others.
-"""
+"""``selbench run`` and ``selbench status``."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from selbench.atomic import atomic_write_text
 from selbench.cli.console import err, out
 from selbench.cli.options import MEMORY, OUT, TIMEOUT, limits
 from selbench.errors import SelbenchError
-from selbench.grid import Cell, expand
-from selbench.pools.loader import load_pool
-from selbench.pools.pool import Pool
-from selbench.selection.stage import run_selection
+from selbench.pipeline.cell_state import STAGES
+from selbench.pipeline.run import plan, run_grid
 from selbench.specs.loader import DEFAULT_SPEC, load_spec
 
 
-def _row(cell: Cell, status: str, **extra: Any) -> dict[str, Any]:
-    return {"pool": cell.pool, "budget": cell.budget, "selector": cell.selector, "seed": cell.seed, "status": status, **extra}
+def _stages(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in chosen if s not in STAGES]
+    if bad or not chosen:
+        raise SelbenchError(f"--stages takes a comma list of {', '.join(STAGES)} (got {text!r})")
+    # a later stage needs the earlier ones
+    return STAGES[: max(STAGES.index(s) for s in chosen) + 1]
+
+
+def _cells_table(title: str, cells: list[dict[str, Any]], scores: dict[tuple, str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("pool", "budget", "selector", "seed", "status", "stage", "score / reason"):
+        table.add_column(col)
+    for c in cells:
+        status = {"failed": "[red]failed[/]", "done": "[green]done[/]"}.get(c["status"], c["status"])
+        key = (c["pool"], c["budget"], c["selector"], c["seed"])
+        detail = escape(c["reason"] or "") if c["status"] == "failed" else scores.get(key, "")
+        table.add_row(c["pool"], "full" if c["budget"] is None else str(c["budget"]), escape(str(c["selector"])),
+                      str(c["seed"]), status, c["stage"], detail)
+    return table
 
 
 def run(
     spec: str = typer.Option(DEFAULT_SPEC, "--spec", "-s", help="Built-in spec name or spec YAML path."),
-    selector: list[str] | None = typer.Option(None, "--selector", help="Selector(s) to run (default: the spec's list); repeatable; name or path/to/file.py:Class."),
+    selector: list[str] | None = typer.Option(None, "--selector", help="Selector(s) under test (default: the spec's list), repeatable: a name or path/to/file.py:Class. Random (every seed of the spec), full-pool and zero-shot reference rows are always added."),
     pools: list[str] | None = typer.Option(None, "--pools", help="Only these pools of the spec; repeatable."),
     budgets: list[int] | None = typer.Option(None, "--budgets", help="Only these budgets of the spec; repeatable."),
+    stages: str = typer.Option(",".join(STAGES), "--stages", help="Stop after these stages: select, select,train or select,train,evaluate."),
     out_dir: Path = OUT,
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
 ) -> None:
-    """Run the spec's grid (default: the offline `tiny` spec with every built-in selector).
+    """Run a spec's grid: select -> train -> evaluate every cell, then results and a page.
 
-    Cells are (pool, budget, selector, seed); random runs once per random seed. Finished
-    artifacts are reused, so a second run does nothing and a killed run resumes.
+    Default: the offline `tiny` spec, every built-in selector. Results go to
+    `<out>/<spec>/results.jsonl` (one row per cell and benchmark), the page to
+    `<out>/<spec>/site/index.html`. Finished stages are reused, so a second run does nothing
+    and a killed run resumes; a failing cell is recorded with its reason and the others go on.
     """
     the_spec = load_spec(spec)
-    with err.status("planning cells…"):
-        cells, _ = expand(the_spec, selector, pools, budgets)
+    chosen = _stages(stages)
     lim = limits(timeout, memory_limit_gb)
-    results_path = out_dir / the_spec.name / "cells.jsonl"
-    rows: list[dict[str, Any]] = []
-    loaded: dict[str, Pool] = {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task(f"{the_spec.id}: select", total=len(cells))
-        for cell in cells:
-            progress.update(task, description=f"{the_spec.id}: select {escape(cell.label)}")
-            try:
-                if cell.pool not in loaded:
-                    loaded[cell.pool] = load_pool(the_spec.pool(cell.pool))
-                pool = loaded[cell.pool]
-                artifact = run_selection(
-                    pool, cell.selector, cell.budget or len(pool), cell.seed, out_dir,
-                    cost_model=the_spec.cost_model, spec_id=the_spec.id, limits=lim,
-                )
-                rows.append(_row(cell, "reused" if artifact.reused else "done",
-                                 selection=str(artifact.path / "selection.json"), size=artifact.data["size"],
-                                 ids_sha256=artifact.data["ids_sha256"], selection_usd=artifact.data["cost"]["usd"].get("total")))
-            except SelbenchError as exc:
-                rows.append(_row(cell, "failed", reason=str(exc)))
-            atomic_write_text(results_path, "".join(json.dumps(r) + "\n" for r in rows))
-            progress.advance(task)
-    table = Table(title=f"{the_spec.id}: selection stage", title_justify="left")
-    for col in ("pool", "budget", "selector", "seed", "status", "size / reason"):
-        table.add_column(col)
-    for r in rows:
-        status = {"failed": "[red]failed[/]", "done": "[green]done[/]"}.get(r["status"], r["status"])
-        detail = str(r.get("size")) if r["status"] != "failed" else escape(r["reason"])
-        table.add_row(r["pool"], "full" if r["budget"] is None else str(r["budget"]), escape(r["selector"]), str(r["seed"]), status, detail)
-    out.print(table)
-    failed = sum(r["status"] == "failed" for r in rows)
-    out.print(f"results: {results_path}  ({len(rows) - failed} ok, {failed} failed)")
-    out.print("[dim]training and evaluation stages are not part of this version yet: selections are ready for `selbench train` when it lands.[/]")
+    run_dir = out_dir / the_spec.name
+    start = time.perf_counter()
+    with err.status("planning cells…"):
+        states = plan(the_spec, selector, pools, budgets)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"{the_spec.id}", total=None)
+        outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states,
+                           report=lambda msg, n: progress.update(task, description=f"{the_spec.id}: {escape(msg)}"))
+    scores: dict[tuple, str] = {}
+    for row in outcome.rows:
+        key = (row.pool, row.budget if row.kind not in ("full",) else None, row.selector, row.seed)
+        scores.setdefault(key, "")
+        scores[key] += f"{row.benchmark} {row.metric}={row.score:.3f} "
+    cells = [s.to_dict() for s in outcome.states]
+    for c, st in zip(cells, outcome.states):  # rows name file plugins by their registry name
+        if st.kind == "selector" and st.selection:
+            c["selector"] = json.loads(Path(st.selection).read_text())["selector"]["name"]
+    out.print(_cells_table(f"{the_spec.id}: {' -> '.join(chosen)}", cells, scores))
+    if outcome.rows:
+        from selbench.pipeline.page import build_run_page
+
+        try:
+            with err.status("building the run's leaderboard page…"):
+                page = build_run_page(run_dir, outcome.rows)
+            out.print(f"page:    {page}")
+        except SelbenchError as exc:
+            out.print(f"[yellow]page not built:[/] {escape(str(exc))}")
+        out.print(f"results: {run_dir / 'results.jsonl'}")
+    failed = len(outcome.failed)
+    out.print(f"cells:   {run_dir / 'cells.jsonl'}  ({len(cells) - failed} ok, {failed} failed) in {time.perf_counter() - start:.0f} s")
     if failed:
         raise typer.Exit(1)
 
 
+def status(run_dir: Path = typer.Argument(Path("runs"), help="A run folder (<out>/<spec>) or the folder holding several.")) -> None:
+    """What is done, what failed and why, for each cell of a run."""
+    files = [run_dir / "cells.jsonl"] if (run_dir / "cells.jsonl").is_file() else sorted(run_dir.glob("*/cells.jsonl"))
+    if not files:
+        raise SelbenchError(f"no run found under {run_dir} (expected cells.jsonl written by `selbench run`)")
+    for file in files:
+        cells = [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
+        out.print(_cells_table(str(file.parent), cells, {}))
+        done = sum(c["status"] == "done" for c in cells)
+        failed = sum(c["status"] == "failed" for c in cells)
+        out.print(f"{done} done, {failed} failed, {len(cells) - done - failed} pending or stopped after an earlier stage")
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
+    app.command("status")(status)

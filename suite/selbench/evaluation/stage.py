@@ -25,7 +25,7 @@ from selbench.hashing import sha256_json
 from selbench.specs.models import BenchmarkSpec, Spec
 from selbench.suggest import did_you_mean
 
-KINDS = ("ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss")
+KINDS = ("ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer")
 ALIASES = {"alpaca-eval": "alpaca_eval", "alpacaeval": "alpaca_eval", "query-loss": "query_loss"}
 ADAPTER_NAME = "adapter"
 REPO_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -95,6 +95,27 @@ class EvalResult:
 def run_evaluation(spec: Spec, *, adapter: Path | None, benchmarks: list[str], out_dir: Path,
                    limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
                    random_outputs: list[Path] | None = None, progress: Any = None) -> EvalResult:
+    """Evaluate one model: the base (``adapter=None``) or the base + one LoRA adapter."""
+    name = ADAPTER_NAME if adapter is not None else "base"
+    return run_evaluation_many(spec, targets={name: adapter}, benchmarks=benchmarks, out_dir=out_dir, limit=limit,
+                               port=port, start_timeout=start_timeout, random_outputs=random_outputs,
+                               progress=progress)[name]
+
+
+def _adapter_dir(adapter: Path) -> Path:
+    adapter = Path(adapter)
+    if (adapter / "adapter" / "adapter_config.json").is_file():  # a `selbench train` artifact folder
+        adapter = adapter / "adapter"
+    adapter_rank(adapter)  # clear error for a missing / non-LoRA folder, before anything starts
+    return adapter
+
+
+def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmarks: list[str], out_dir: Path,
+                        limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
+                        random_outputs: list[Path] | None = None, progress: Any = None) -> dict[str, EvalResult]:
+    """Evaluate several models (name -> adapter folder, or None for the base) through ONE vLLM
+    server serving every adapter. A target whose evaluation is complete is reused, and the
+    server is not started at all when every target is done."""
     from selbench.cost.meter import CostMeter
     from selbench.cost.pricing import price
     from selbench.models.loader import folder_identity, load_tokenizer, resolve_base_model
@@ -104,66 +125,96 @@ def run_evaluation(spec: Spec, *, adapter: Path | None, benchmarks: list[str], o
     selected = resolve_benchmarks(spec, benchmarks)
     if not selected:
         raise UnknownBenchmarkError("no benchmark given (--benchmarks ifeval,alpaca_eval,llmbar,openllm,query_loss)")
-    adapters: dict[str, Path] = {}
-    adapter_info = None
-    if adapter is not None:
-        adapter = Path(adapter)
-        if (adapter / "adapter" / "adapter_config.json").is_file():  # a `selbench train` artifact folder
-            adapter = adapter / "adapter"
-        adapter_rank(adapter)  # clear error for a missing / non-LoRA folder, before anything starts
-        adapters[ADAPTER_NAME] = adapter
-        adapter_info = {"path": str(adapter.resolve()), "identity": folder_identity(adapter),
-                        "r": adapter_rank(adapter)}
+    adapters = {name: _adapter_dir(path) for name, path in targets.items() if path is not None}
     resolved = resolve_base_model(spec.base_model)
     template = get_template(spec.recipe.template)
     tokenizer = load_tokenizer(resolved)
     tokenizer.chat_template = resolved.chat_template or template.chat_template
-    identity = {"spec": spec.id, "model": resolved.identity, "adapter": adapter_info, "template": template.sha256,
-                "decoding": spec.decoding.model_dump()}
-    key = sha256_json(identity)
-    folder = out_dir / "eval" / spec.name / f"{'adapter' if adapter else 'base'}-{key[:12]}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "chat_template.jinja").write_text(tokenizer.chat_template)
+    plans: dict[str, dict[str, Any]] = {}
+    for name in targets:
+        adapter = adapters.get(name)
+        adapter_info = None if adapter is None else {
+            "path": str(adapter.resolve()), "identity": folder_identity(adapter), "r": adapter_rank(adapter)}
+        identity = {"spec": spec.id, "model": resolved.identity, "adapter": adapter_info, "template": template.sha256,
+                    "decoding": spec.decoding.model_dump()}
+        key = sha256_json(identity)
+        folder = out_dir / "eval" / spec.name / f"{'adapter' if adapter else 'base'}-{key[:12]}"
+        plans[name] = {"adapter": adapter_info, "identity": identity, "key": key, "folder": folder}
+    results: dict[str, EvalResult] = {}
+    todo = []
+    for name, plan in plans.items():
+        done = _finished(plan["folder"], selected, limit)
+        if done is not None:
+            results[name] = done
+        else:
+            todo.append(name)
+    if not todo:
+        return results
     max_len = _max_len(resolved.source, spec)
     judge = spec.judge
     self_judge = any(b.kind == "alpaca_eval" for b in selected) and (
         judge is None or (judge.api_base is None and (judge.model is None or judge.model == spec.base_model)))
     force = bool(judge and judge.force_choice_tokens)
+    first = plans[todo[0]]["folder"]
+    first.mkdir(parents=True, exist_ok=True)
+    (first / "chat_template.jinja").write_text(tokenizer.chat_template)
     server = VllmServer(
-        resolved.source, served_name="base", adapters=adapters, port=port, log_dir=folder / "server",
-        max_model_len=max_len, chat_template=folder / "chat_template.jinja", start_timeout=start_timeout,
+        resolved.source, served_name="base", adapters={n: adapters[n] for n in todo if n in adapters}, port=port,
+        log_dir=first / "server", max_model_len=max_len, chat_template=first / "chat_template.jinja",
+        start_timeout=start_timeout,
         dtype="float32" if spec.base_model.dtype in ("auto", "float32") and not _cuda() else spec.base_model.dtype,
         max_logprobs=20, logprobs_mode="processed_logprobs" if (self_judge and force) else None,
     )
-    served = ADAPTER_NAME if adapter else "base"
-    common = {"spec": spec.id, "target": served, "model": {"name": resolved.name, "source": resolved.source,
-              "identity": resolved.identity, "key": resolved.key}, "adapter": adapter_info,
-              "chat_template_sha256": template.sha256, "decoding": spec.decoding.model_dump(),
-              "versions": versions(), "limit": limit}
-    result = EvalResult(folder)
-    say(f"starting vLLM ({resolved.source}{' + adapter' if adapter else ''})…")
+    say(f"starting vLLM ({resolved.source}, {len([n for n in todo if n in adapters])} adapter(s))…")
     with server:
-        target = Target(served, server, tokenizer, max_len)
-        for bench in selected:
-            bdir = folder / bench.name
-            bdir.mkdir(parents=True, exist_ok=True)
-            say(f"{bench.name} ({bench.kind})…")
-            meter = CostMeter().start()
-            t0 = time.monotonic()
-            body = _run_one(bench, target, bdir, spec=spec, limit=limit or bench.limit, lora=bool(adapter),
-                            tokenizer_dir=resolved.source, random_outputs=random_outputs or [],
-                            self_judge=self_judge, force=force)
-            record = price(meter.stop(), spec.cost_model)
-            summary = {"benchmark": bench.model_dump(), **common, **body, "wall_s": round(time.monotonic() - t0, 2),
-                       "cost": record.to_dict(), "server": server.info()}
-            atomic_write_json(bdir / "summary.json", summary)
-            result.summaries[bench.name] = summary
-    atomic_write_json(folder / "evaluation.json", {"identity": identity, "key": key, "folder": str(folder),
-                                                   "server": server.info(),
-                                                   "benchmarks": {n: {k: v for k, v in s.items() if k in (
-                                                       "metrics", "status", "wall_s")}
-                                                       for n, s in result.summaries.items()}})
-    return result
+        for name in todo:
+            plan = plans[name]
+            folder = plan["folder"]
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "chat_template.jinja").write_text(tokenizer.chat_template)
+            served = name if name in adapters else "base"
+            common = {"spec": spec.id, "target": served, "model": {"name": resolved.name, "source": resolved.source,
+                      "identity": resolved.identity, "key": resolved.key}, "adapter": plan["adapter"],
+                      "chat_template_sha256": template.sha256, "decoding": spec.decoding.model_dump(),
+                      "versions": versions(), "limit": limit}
+            result = EvalResult(folder)
+            target = Target(served, server, tokenizer, max_len)
+            for bench in selected:
+                bdir = folder / bench.name
+                bdir.mkdir(parents=True, exist_ok=True)
+                say(f"{name}: {bench.name} ({bench.kind})…")
+                meter = CostMeter().start()
+                t0 = time.monotonic()
+                body = _run_one(bench, target, bdir, spec=spec, limit=limit or bench.limit, lora=served != "base",
+                                tokenizer_dir=resolved.source, random_outputs=random_outputs or [],
+                                self_judge=self_judge, force=force)
+                record = price(meter.stop(), spec.cost_model)
+                summary = {"benchmark": bench.model_dump(), **common, **body, "wall_s": round(time.monotonic() - t0, 2),
+                           "cost": record.to_dict(), "server": server.info()}
+                atomic_write_json(bdir / "summary.json", summary)
+                result.summaries[bench.name] = summary
+            atomic_write_json(folder / "evaluation.json", {
+                "identity": plan["identity"], "key": plan["key"], "folder": str(folder), "server": server.info(),
+                "benchmarks": {n: {k: v for k, v in s.items() if k in ("metrics", "status", "wall_s")}
+                               for n, s in result.summaries.items()}})
+            results[name] = result
+    return results
+
+
+def _finished(folder: Path, selected: list[BenchmarkSpec], limit: int | None) -> EvalResult | None:
+    """The stored result when every selected benchmark already has its summary (same limit)."""
+    if not (folder / "evaluation.json").is_file():
+        return None
+    summaries = {}
+    for bench in selected:
+        path = folder / bench.name / "summary.json"
+        if not path.is_file():
+            return None
+        summary = json.loads(path.read_text("utf-8"))
+        if summary.get("limit") != limit:
+            return None
+        summaries[bench.name] = summary
+    return EvalResult(folder, summaries)
 
 
 def _max_len(source: str, spec: Spec) -> int:
@@ -208,6 +259,20 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
         if path is None:
             raise DataMissingError(f"query_loss '{bench.name}': give the benchmark a `path` to the query set (jsonl)")
         return run_query_loss(target, path, records, limit=limit)
+    if bench.kind == "known_answer":
+        from selbench.evaluation.known_answer import run_known_answer
+        from selbench.tinyworld.evalsets import known_answer_file
+
+        path = resolve_path(bench)
+        if path is None:
+            world = opts.get("world") or next(
+                (p.generator_args for p in spec.pools if p.generator == "tiny-world"), None)
+            if world is None:
+                raise DataMissingError(f"known_answer '{bench.name}': give a `path` to the items (jsonl), "
+                                       "`options.world`, or a tiny-world pool in the spec")
+            path = known_answer_file(world)
+        return run_known_answer(target, path, records, limit=limit, decoding=spec.decoding,
+                                exact_match=bool(opts.get("exact_match", True)))
     if bench.kind in ("ifeval", "openllm"):
         return _run_lm_eval(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     if bench.kind == "alpaca_eval":

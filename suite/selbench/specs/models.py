@@ -252,6 +252,9 @@ class Spec(_Strict):
     base_model: ModelSpec
     recipe: RecipeSpec
     benchmarks: tuple[BenchmarkSpec, ...] = ()
+    #: the benchmarks `selbench run` evaluates every cell on (default: all of `benchmarks`);
+    #: the others stay available to `selbench evaluate --benchmarks`.
+    run_benchmarks: tuple[str, ...] | None = None
     judge: JudgeSpec | None = None
     decoding: DecodingSpec = Field(default_factory=DecodingSpec)
     cost_model: CostModelSpec = Field(default_factory=CostModelSpec)
@@ -281,7 +284,15 @@ class Spec(_Strict):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"duplicate {what} names: {', '.join(dupes)}")
+        unknown = sorted(set(self.run_benchmarks or ()) - {b.name for b in self.benchmarks})
+        if unknown:
+            raise ValueError(f"run_benchmarks names unknown benchmarks: {', '.join(unknown)}")
         return self
+
+    @property
+    def grid_benchmarks(self) -> tuple[str, ...]:
+        """The benchmark names `selbench run` evaluates."""
+        return self.run_benchmarks if self.run_benchmarks is not None else tuple(b.name for b in self.benchmarks)
 
     @property
     def id(self) -> str:

@@ -61,11 +61,17 @@ def _inside(run_dir: Path, rel: str) -> Path:
 
 def submit(run_dir: str | Path, *, name: str, authors: list[str], paper: str | None, code: str,
            out: str | Path = "submissions", description: str = "", plugin_install: str | None = None,
-           overwrite: bool = False) -> Submission:
+           overwrite: bool = False, only_selector: str | None = None) -> Submission:
+    """Copy a run folder's rows (and the files they point to) into ``out/<slug>/`` and validate it.
+
+    ``only_selector`` keeps that selector's rows and the reference rows, for run folders that
+    hold several selectors (``selbench run`` builds its page this way)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise SubmissionError(str(run_dir), "run folder not found")
     rows = _read_rows(run_dir)
+    if only_selector is not None:
+        rows = [r for r in rows if r.kind != "selector" or r.selector == only_selector]
     selector_rows = [r for r in rows if r.kind == "selector"]
     if not selector_rows:
         raise SubmissionError(str(run_dir / "results.jsonl"), "no rows of kind 'selector' (only reference rows)")

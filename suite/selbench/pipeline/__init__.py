@@ -1,0 +1,1 @@
+"""`selbench run`: a spec's grid through select -> train -> evaluate -> results -> page."""
