@@ -28,10 +28,11 @@ def submit(
     plugin_install: str | None = typer.Option(None, "--plugin-install", help="pip requirement CI installs to re-run the plugin (e.g. 'my-sel==1.0')."),
     out_dir: Path = typer.Option(Path("submissions"), "--out", help="Submissions folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing submission of the same name."),
+    selector: str | None = typer.Option(None, "--selector", help="The selector to submit when the run holds several (e.g. `selbench run` with the spec's selectors); the reference rows come along."),
 ) -> None:
     """Package a run as a submission folder (validated), ready for a pull request."""
     names = [a.strip() for part in authors for a in part.split(",") if a.strip()]
-    sub = do_submit(run_dir, name=name, authors=names, paper=paper, code=code, out=out_dir, description=description,
+    sub = do_submit(run_dir, name=name, authors=names, paper=paper, code=code, out=out_dir, description=description, only_selector=selector,
                     plugin_install=plugin_install, overwrite=overwrite)
     out.print(f"[green]ok[/] {escape(str(sub.path))}: {len(sub.rows)} result rows, plugin {escape(sub.metadata.plugin.name)} "
               f"{escape(sub.metadata.plugin.version)}, spec {escape(sub.metadata.spec)}@v{sub.metadata.spec_version}")
