@@ -50,8 +50,11 @@ def tiny_standin(base: ModelSpec, kind: Kind) -> ModelSpec:
 
 def scorer_spec(kind: Kind, base: ModelSpec, scorer: str | None, revision: str | None) -> ModelSpec:
     """``scorer``: ``auto`` (the hub scorer, or the tiny stand-in when the base model is built
-    locally), ``standin``, a hub id (needs ``revision``) or a local folder."""
+    locally), ``standin``, ``base`` (the base model itself: no extra model, for quick checks),
+    a hub id (pin ``revision``) or a local folder."""
     choice = scorer or "auto"
+    if choice == "base":
+        return base
     if choice == "standin" or (choice == "auto" and base.builder is not None):
         if base.builder is None:
             raise ScorerError("the DEITA scorer stand-in needs a builder base model (the tiny spec)")
