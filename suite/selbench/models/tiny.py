@@ -11,12 +11,20 @@ Choices forced by the serving stack (see the project's CPU notes):
   with ``<s> </s> <unk> <pad> <|user|> <|assistant|> <|system|> <|end|>`` as special tokens;
 - the chat template is the ``tiny-chat`` template (with ``{% generation %}`` tags) and
   ``generation_config.eos_token_id`` lists both ``</s>`` and ``<|end|>``.
+
+Optional pretraining (``pretrain_steps > 0``): the random-init model is then fully trained, once,
+on chat conversations about a tiny world *disjoint from the pool's*
+(:mod:`selbench.tinyworld.pretrain_corpus`), optionally mixed with lines of the tokenizer
+corpus, so that a LoRA fine-tune only has to learn the pool world's facts. It is deterministic
+(seeded data order and init, fixed optimizer) and part of the cached build; with
+``pretrain_steps: 0`` (the default) the arguments, key and weights are those of the plain
+random-init model.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -52,6 +60,14 @@ class TinyLlamaArgs(BaseModel):
     rope_theta: float = Field(default=10000.0, gt=0)
     corpus_chars: int = Field(default=300_000, ge=10_000)
     seed: int = 0
+    # pretraining (0 steps: none); see the module docstring
+    pretrain_steps: int = Field(default=0, ge=0)
+    pretrain_lr: float = Field(default=3e-3, gt=0)
+    pretrain_batch_size: int = Field(default=32, gt=0)
+    pretrain_corpus: Literal["tinyworld"] = "tinyworld"
+    pretrain_entities: int = Field(default=64, ge=2)
+    pretrain_world_seed: int = 1000
+    pretrain_mix: float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> TinyLlamaArgs:
@@ -66,6 +82,10 @@ class TinyLlamaArgs(BaseModel):
         data = self.model_dump()
         data["num_kv_heads"] = self.num_kv_heads or self.num_heads
         data["intermediate_size"] = self.intermediate_size or 2 * self.hidden_size
+        if not self.pretrain_steps:  # the plain random-init model keeps its original key
+            for name in list(data):
+                if name.startswith("pretrain_"):
+                    del data[name]
         return data
 
 
@@ -81,8 +101,13 @@ def parse_args(builder_args: dict[str, Any]) -> TinyLlamaArgs:
 
 
 def build_key(args: TinyLlamaArgs) -> str:
-    return sha256_json({"builder": BUILDER_NAME, "builder_version": BUILDER_VERSION,
-                        "corpus_version": CORPUS_VERSION, "args": args.resolved()})
+    identity: dict[str, Any] = {"builder": BUILDER_NAME, "builder_version": BUILDER_VERSION,
+                                "corpus_version": CORPUS_VERSION, "args": args.resolved()}
+    if args.pretrain_steps:
+        from selbench.tinyworld.pretrain_corpus import PRETRAIN_CORPUS_VERSION
+
+        identity["pretrain_corpus_version"] = PRETRAIN_CORPUS_VERSION
+    return sha256_json(identity)
 
 
 def tiny_chat_template() -> str:
@@ -143,6 +168,9 @@ def _build(args: TinyLlamaArgs, folder: Path) -> None:
         model = LlamaForCausalLM(config).to(torch.float32)
     finally:
         torch.set_rng_state(previous)
+    pretrain_info: dict[str, Any] = {}
+    if args.pretrain_steps:
+        pretrain_info = pretrain(model, tokenizer, args)
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<s>"], eos_token_id=[ids["</s>"], ids["<|end|>"]], pad_token_id=ids["<pad>"],
         do_sample=False,
@@ -153,8 +181,72 @@ def _build(args: TinyLlamaArgs, folder: Path) -> None:
     atomic_write_json(folder / META_FILE, {
         "builder": BUILDER_NAME, "builder_version": BUILDER_VERSION, "corpus_version": CORPUS_VERSION,
         "args": resolved, "key": build_key(args), "parameters": params, "vocab_size": len(tokenizer),
-        "special_token_ids": ids,
+        "special_token_ids": ids, **({"pretraining": pretrain_info} if pretrain_info else {}),
     })
+
+
+def pretrain_texts(tokenizer: Any, args: TinyLlamaArgs) -> list[str]:
+    """The pretraining examples, in training order (``steps x batch`` of them), as chat text."""
+    import random
+
+    from selbench.models.corpus import tiny_corpus
+    from selbench.tinyworld.pretrain_corpus import pretrain_conversations
+
+    total = args.pretrain_steps * args.pretrain_batch_size
+    generic_count = int(round(total * args.pretrain_mix))
+    conversations = pretrain_conversations(total - generic_count, args.pretrain_entities, args.pretrain_world_seed)
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                                           tokenize=False) for q, a in conversations]
+    if generic_count:
+        lines = [line[:400] for line in tiny_corpus(args.corpus_chars, args.seed)[1:]]
+        rng = random.Random(args.seed + 11)
+        texts += [rng.choice(lines) for _ in range(generic_count)]
+    random.Random(args.seed + 13).shuffle(texts)
+    return texts
+
+
+def pretrain(model: Any, tokenizer: Any, args: TinyLlamaArgs) -> dict[str, Any]:
+    """Full training of ``model`` in place (AdamW, warmup + cosine, loss on all tokens)."""
+    import math
+    import time
+
+    import torch
+
+    texts = pretrain_texts(tokenizer, args)
+    # truncated by hand: truncation=True would be stored in the saved tokenizer.json
+    encoded = [row[:128] for row in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    pad = tokenizer.pad_token_id
+    steps, batch = args.pretrain_steps, args.pretrain_batch_size
+    warmup = max(1, steps // 20)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.pretrain_lr, betas=(0.9, 0.98), weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
+    model.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # same arithmetic on every machine; tiny matrices gain nothing from more
+    started = time.perf_counter()
+    losses: list[float] = []
+    for step in range(steps):
+        rows = encoded[step * batch:(step + 1) * batch]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+        labels = ids.masked_fill(mask == 0, -100)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+    torch.set_num_threads(threads)
+    model.eval()
+    tail = losses[-max(1, steps // 10):]
+    return {"steps": steps, "examples": len(texts), "seconds": round(time.perf_counter() - started, 2),
+            "loss_first": round(losses[0], 4), "loss_last": round(sum(tail) / len(tail), 4)}
 
 
 def build_tiny_llama(builder_args: dict[str, Any] | None = None, *, cache: Path | None = None) -> Path:

@@ -10,6 +10,7 @@ disjoint from any text the base model saw.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "gr", "st", "tr", "kl")
@@ -77,20 +78,25 @@ def _pseudo_word(rng: random.Random, syllables: int) -> str:
     return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(syllables)).capitalize()
 
 
-def make_world(entities: int = 24, seed: int = 0) -> World:
-    """``entities`` people, each with a city, a favourite colour, a pet and a favourite food."""
+def make_world(entities: int = 24, seed: int = 0, *, exclude: Iterable[str] = ()) -> World:
+    """``entities`` people, each with a city, a favourite colour, a pet and a favourite food.
+
+    Names and cities in ``exclude`` are never used (the pretraining world excludes every name a
+    pool world can use); with the default empty ``exclude`` the world is the pool's world.
+    """
     if entities < 2:
         raise ValueError("the world needs at least 2 entities")
+    banned = set(exclude)
     rng = random.Random(seed)
     names: list[str] = []
     while len(names) < entities:
         name = _pseudo_word(rng, 2)
-        if name not in names:
+        if name not in names and name not in banned:
             names.append(name)
     cities: list[str] = []
     while len(cities) < 8:
         city = _pseudo_word(rng, 2)
-        if city not in cities and city not in names:
+        if city not in cities and city not in names and city not in banned:
             cities.append(city)
     values = {**VALUES, "city": tuple(cities)}
     facts = []
