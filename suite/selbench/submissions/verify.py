@@ -55,7 +55,7 @@ def verify(folder: str | Path, *, out: str | Path, max_selections: int | None = 
                                     f"the submission used {fingerprint[:12]}")
         try:
             art = run_selection(pool, meta.plugin.name, budget, seed, Path(out), cost_model=spec.cost_model,
-                                spec_id=spec.id, limits=limits)
+                                spec_id=spec.id, limits=limits, spec=spec)
         except SelbenchError as exc:
             raise VerificationError(f"{sub.slug}: re-running {meta.plugin.name} failed: {exc}") from None
         got = art.data["ids_sha256"]
