@@ -15,6 +15,7 @@ from rich.table import Table
 from selbench.cli.console import err, out
 from selbench.cli.options import MEMORY, OUT, TIMEOUT, limits
 from selbench.errors import SelbenchError
+from selbench.executors import EXECUTORS, make_executor
 from selbench.pipeline.cell_state import STAGES
 from selbench.pipeline.run import plan, run_grid
 from selbench.specs.loader import DEFAULT_SPEC, load_spec
@@ -51,6 +52,14 @@ def run(
     out_dir: Path = OUT,
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
+    executor: str = typer.Option("local", "--executor", "-x", help="Where cells run: local (in order, here), ray (Ray tasks) or slurm (submitit job arrays). Artifacts go under --out, which must be shared storage for ray/slurm on several machines."),
+    gpus: float | None = typer.Option(None, "--gpus", help="GPUs per training/evaluation task for ray/slurm (default: 0 when the spec's cost model says no GPU, else 1)."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="An existing Ray cluster (e.g. ray://head:10001 or auto); default: a local cluster bound to 127.0.0.1."),
+    slurm_partition: str | None = typer.Option(None, "--slurm-partition", help="Slurm partition for every job array."),
+    slurm_time: int = typer.Option(240, "--slurm-time", help="Slurm time limit per job, minutes."),
+    slurm_array_parallelism: int = typer.Option(64, "--slurm-array-parallelism", help="Most jobs of one array running at once."),
+    slurm_folder: Path | None = typer.Option(None, "--slurm-folder", help="submitit's job files and logs (default <out>/<spec>/.submitit)."),
+    slurm_cluster: str | None = typer.Option(None, "--slurm-cluster", help="submitit cluster: slurm, local (local processes) or debug (in-process); default: slurm when sbatch is found, else local."),
 ) -> None:
     """Run a spec's grid: select -> train -> evaluate every cell, then results and a page.
 
@@ -66,10 +75,18 @@ def run(
     start = time.perf_counter()
     with err.status("planning cells…"):
         states = plan(the_spec, selector, pools, budgets)
+    if executor not in EXECUTORS:
+        raise SelbenchError(f"--executor takes one of {', '.join(EXECUTORS)} (got {executor!r})")
+    if gpus is None:
+        gpus = 0.0 if the_spec.cost_model.gpu_type.lower().startswith("none") else 1.0
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    with err.status(f"starting the {executor} executor…"):
+        ex = make_executor(executor, run_dir, gpus=gpus, ray_address=ray_address, slurm_partition=slurm_partition,
+                           slurm_time_min=slurm_time, slurm_array_parallelism=slurm_array_parallelism,
+                           slurm_cluster=slurm_cluster, slurm_folder=slurm_folder)
+    with ex, Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(f"{the_spec.id}", total=None)
-        outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states,
+        outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex,
                            report=lambda msg, n: progress.update(task, description=f"{the_spec.id}: {escape(msg)}"))
     scores: dict[tuple, str] = {}
     for row in outcome.rows:

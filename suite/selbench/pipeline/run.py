@@ -4,12 +4,19 @@ Every stage is content-addressed and atomic (see each stage), so this module onl
 a rerun reuses what is finished, a killed run resumes, and a cell that fails at any stage is
 recorded with its reason while the others go on. Evaluation serves the base model and every
 adapter of the run from ONE vLLM server (server start-up dominates at the tiny scale).
+
+Each stage's per-cell work is a top-level, picklable function (:func:`select_cell`,
+:func:`train_cell`; :func:`evaluate_cells` for the one evaluation call) taking one job, so an
+executor (:mod:`selbench.executors`: local, Ray, Slurm via submitit) can run it anywhere that
+sees the run directory and the caches. The driver keeps the grid's order (every selection,
+then every training, then evaluation) and writes ``cells.jsonl`` after each cell.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +29,7 @@ from selbench.pipeline.cell_state import CellState
 from selbench.pipeline.results import result_rows
 from selbench.pools.loader import load_pool
 from selbench.pools.pool import Pool
+from selbench.executors.base import Executor, StageResult, apply_env, forwarded_env
 from selbench.results.schema import ResultRow
 from selbench.selection.isolation import Limits
 from selbench.selection.stage import run_selection
@@ -70,6 +78,100 @@ def _stopped(run_dir: Path, states: list[CellState]) -> RunOutcome:
     return RunOutcome(run_dir, states)
 
 
+# --- per-cell work: top-level functions of one picklable job --------------------------------
+
+_POOLS: dict[tuple[str, str], Pool] = {}
+
+
+def _pool(token: str, spec: Spec, name: str) -> Pool:
+    """The pool, loaded once per run and process (``token`` names the run: a long-lived Ray
+    worker never hands a later run a pool loaded for an earlier one)."""
+    key = (token, name)
+    if key not in _POOLS:
+        for stale in [k for k in _POOLS if k[0] != token]:
+            del _POOLS[stale]
+        _POOLS[key] = load_pool(spec.pool(name))
+    return _POOLS[key]
+
+
+@dataclass
+class SelectJob:
+    spec: Spec
+    run_dir: Path
+    cell: Cell
+    limits: Limits
+    token: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TrainJob:
+    spec: Spec
+    run_dir: Path
+    cell: Cell
+    selection: dict[str, Any]
+    token: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluateJob:
+    spec: Spec
+    run_dir: Path
+    targets: dict[str, Path | None]
+    benchmarks: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def select_cell(job: SelectJob) -> StageResult:
+    """Select (or reuse) one cell; ``value`` is ``(selection.json path, its data)``."""
+    apply_env(job.env)
+    t0 = time.perf_counter()
+    try:
+        pool = _pool(job.token, job.spec, job.cell.pool)
+        art = run_selection(pool, job.cell.selector, job.cell.budget or len(pool), job.cell.seed, job.run_dir,
+                            cost_model=job.spec.cost_model, spec_id=job.spec.id, limits=job.limits)
+        result = StageResult(True, (str(art.path / "selection.json"), art.data), extra={"reused": art.reused})
+    except SelbenchError as exc:
+        result = StageResult(False, reason=str(exc))
+    result.seconds = round(time.perf_counter() - t0, 2)
+    return result
+
+
+def train_cell(job: TrainJob) -> StageResult:
+    """Train (or reuse) one cell's adapter; ``value`` is ``(adapter dir, training record)``."""
+    from selbench.training.stage import run_training
+
+    apply_env(job.env)
+    t0 = time.perf_counter()
+    try:
+        art = run_training(job.selection, job.spec, job.run_dir, seed=job.cell.seed,
+                           pool=_pool(job.token, job.spec, job.cell.pool), progress=False)
+        result = StageResult(True, (str(art.adapter_dir), art.record))
+    except SelbenchError as exc:
+        result = StageResult(False, reason=str(exc))
+    result.seconds = round(time.perf_counter() - t0, 2)
+    return result
+
+
+def evaluate_cells(job: EvaluateJob, progress: Callable[[str], None] | None = None) -> StageResult:
+    """Evaluate every target through one vLLM server; ``value`` maps target -> evaluation folder."""
+    from selbench.evaluation.stage import run_evaluation_many
+
+    apply_env(job.env)
+    t0 = time.perf_counter()
+    try:
+        evals = run_evaluation_many(job.spec, targets=job.targets, benchmarks=job.benchmarks, out_dir=job.run_dir,
+                                    progress=progress)
+        result = StageResult(True, {name: str(ev.folder) for name, ev in evals.items()})
+    except SelbenchError as exc:
+        result = StageResult(False, reason=str(exc))
+    result.seconds = round(time.perf_counter() - t0, 2)
+    return result
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
 def run_grid(
     spec: Spec,
     run_dir: Path,
@@ -81,92 +183,94 @@ def run_grid(
     stages: tuple[str, ...] = ("select", "train", "evaluate"),
     report: Report = lambda msg, n: None,
     states: list[CellState] | None = None,
+    executor: Executor | None = None,
 ) -> RunOutcome:
+    """Run the grid with ``executor`` (default: local, every cell in order in this process).
+
+    The executor is not closed here: the caller that made it owns it."""
+    from selbench.executors.local import LocalExecutor
+
+    ex = executor or LocalExecutor()
+    local = isinstance(ex, LocalExecutor)
     states = states if states is not None else plan(spec, selectors, pools, budgets)
     run_dir.mkdir(parents=True, exist_ok=True)
-    loaded: dict[str, Pool] = {}
+    token = uuid.uuid4().hex
+    env = {} if local else forwarded_env()
     selections: dict[int, dict[str, Any]] = {}
     trainings: dict[int, dict[str, Any]] = {}
 
-    def pool_of(name: str) -> Pool:
-        if name not in loaded:
-            loaded[name] = load_pool(spec.pool(name))
-        return loaded[name]
-
     # select
-    for i, st in enumerate(states):
-        if st.kind == ZERO_SHOT:
-            continue
-        report(f"select {st.cell.label}", 0)
-        t0 = time.perf_counter()
-        try:
-            pool = pool_of(st.cell.pool)
-            art = run_selection(pool, st.cell.selector, st.cell.budget or len(pool), st.cell.seed, run_dir,
-                                cost_model=spec.cost_model, spec_id=spec.id, limits=limits)
-            st.selection, st.stage = str(art.path / "selection.json"), "select"
-            selections[i] = art.data
-        except SelbenchError as exc:
-            st.fail("select", str(exc))
-        st.timings["select_s"] = round(time.perf_counter() - t0, 2)
+    todo = [i for i, st in enumerate(states) if st.kind != ZERO_SHOT]
+
+    def select_done(k: int, res: StageResult) -> None:
+        st = states[todo[k]]
+        if res.ok:
+            st.selection, st.stage = res.value[0], "select"
+            selections[todo[k]] = res.value[1]
+        else:
+            st.fail("select", res.reason or "failed")
+        st.timings["select_s"] = res.seconds
         _write_states(run_dir, states)
+
+    ex.map("select", select_cell, [SelectJob(spec, run_dir, states[i].cell, limits, token, env) for i in todo],
+           on_start=lambda k: report(f"select {states[todo[k]].cell.label}", 0), on_done=select_done)
     if "train" not in stages:
         return _stopped(run_dir, states)
 
     # train
-    from selbench.training.stage import run_training
+    todo = [i for i, st in enumerate(states) if st.kind != ZERO_SHOT and st.status != "failed"]
 
-    for i, st in enumerate(states):
-        if st.kind == ZERO_SHOT or st.status == "failed":
-            continue
-        report(f"train {st.cell.label}", 0)
-        t0 = time.perf_counter()
-        try:
-            art = run_training(selections[i], spec, run_dir, seed=st.cell.seed, pool=pool_of(st.cell.pool), progress=False)
-            st.train, st.stage = str(art.adapter_dir), "train"
-            trainings[i] = art.record
-        except SelbenchError as exc:
-            st.fail("train", str(exc))
-        st.timings["train_s"] = round(time.perf_counter() - t0, 2)
+    def train_done(k: int, res: StageResult) -> None:
+        st = states[todo[k]]
+        if res.ok:
+            st.train, st.stage = res.value[0], "train"
+            trainings[todo[k]] = res.value[1]
+        else:
+            st.fail("train", res.reason or "failed")
+        st.timings["train_s"] = res.seconds
         _write_states(run_dir, states)
+
+    ex.map("train", train_cell, [TrainJob(spec, run_dir, states[i].cell, selections[i], token, env) for i in todo],
+           on_start=lambda k: report(f"train {states[todo[k]].cell.label}", 0), on_done=train_done)
     if "evaluate" not in stages:
         return _stopped(run_dir, states)
 
     # evaluate: one server for the base and every adapter
-    from selbench.evaluation.stage import run_evaluation_many
-
     targets: dict[str, Path | None] = {}
     for i, st in enumerate(states):
         if st.status == "failed":
             continue
         targets[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
     report(f"evaluate {len(targets)} model(s) on {', '.join(spec.grid_benchmarks)}", 0)
-    t0 = time.perf_counter()
-    try:
-        evals = run_evaluation_many(spec, targets=targets, benchmarks=list(spec.grid_benchmarks), out_dir=run_dir,
-                                    progress=lambda msg: report(msg, 0))
-    except SelbenchError as exc:
+    job = EvaluateJob(spec, run_dir, targets, list(spec.grid_benchmarks), env)
+    if local:  # in this process, with progress messages
+        res = evaluate_cells(job, progress=lambda msg: report(msg, 0))
+    else:
+        res = ex.call("evaluate", evaluate_cells, job)
+    if not res.ok:
         for i, st in enumerate(states):
             if f"cell{i}" in targets:
-                st.fail("evaluate", str(exc))
+                st.fail("evaluate", res.reason or "failed")
         _write_states(run_dir, states)
         return RunOutcome(run_dir, states)
-    elapsed = round(time.perf_counter() - t0, 2)
+    evals: dict[str, str] = res.value
+    elapsed = res.seconds
 
     rows: list[ResultRow] = []
     for i, st in enumerate(states):
         name = f"cell{i}"
         if name not in evals:
             continue
-        st.evaluation, st.status, st.stage = str(evals[name].folder), "done", "evaluate"
+        st.evaluation, st.status, st.stage = evals[name], "done", "evaluate"
         st.timings["evaluate_s"] = round(elapsed / max(1, len(targets)), 2)
-        pool = pool_of(st.cell.pool)
+        pool = _pool(token, spec, st.cell.pool)
         sel = selections.get(i)
         rows += result_rows(
             spec, run_dir, kind=st.kind, pool=pool.name, pool_fingerprint=pool.fingerprint,
             budget=None if st.kind in ("full", ZERO_SHOT) else st.cell.budget,
             selector=(sel or {}).get("selector", {}).get("name", st.cell.selector),
             selector_version=(sel or {}).get("selector", {}).get("version", "0"),
-            seed=st.cell.seed, evaluation_dir=evals[name].folder, selection=sel,
+            seed=st.cell.seed, evaluation_dir=Path(evals[name]), selection=sel,
             selection_path=Path(st.selection) if st.selection else None, training=trainings.get(i),
         )
     _write_states(run_dir, states)

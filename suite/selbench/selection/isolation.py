@@ -4,6 +4,22 @@ Submitted selectors are untrusted code: the selection stage never imports them i
 process. The worker runs in a new session (so the whole process group can be killed), its
 resident memory (summed over its process tree) is polled, and a hang, an out-of-memory or a
 crash fails that cell with a clear message while the caller goes on.
+
+Evaluation data is kept out of the worker's reach as far as Linux allows without root:
+
+- the worker's environment does not name it (``SELBENCH_EVAL_DATA`` is removed);
+- the worker refuses, through a Python audit hook, to open or list anything under the
+  evaluation data roots (:func:`evaluation_roots`: ``SELBENCH_EVAL_DATA``, ``<SELBENCH_DATA_DIR>/eval``,
+  ``../shared/data/eval`` beside the repo, ``SELBENCH_DENY_READ``); a plugin that tries fails its
+  cell with "tried to read evaluation data" (see :mod:`selbench.selection.worker`);
+- the worker dies with the process that started it (``PR_SET_PDEATHSIG``), so a killed driver
+  leaves no selector running on.
+
+Not done here, because it needs root, a container or kernel features that may be off: a
+mount namespace hiding the data (``unshare --user --mount``, unprivileged user namespaces are
+disabled on some distributions), Landlock (kernel >= 5.13, allow-lists only), a network
+namespace (``unshare --net``); in the container the selection step is run with
+``--network none`` and without the evaluation data mounted, which is the real boundary.
 """
 
 from __future__ import annotations
@@ -60,16 +76,63 @@ def _tail(log: Path) -> str:
     return " | ".join(lines[-_LOG_TAIL:])
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl  # loaded in the parent: no dlopen after fork
+    except (OSError, AttributeError):  # not Linux: the time limit still applies
+        return None
+
+
+_PRCTL = _load_prctl() if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def evaluation_roots() -> list[str]:
+    """Folders holding evaluation data, which a selector must never read."""
+    roots: list[Path] = []
+    if os.environ.get("SELBENCH_EVAL_DATA"):
+        roots.append(Path(os.environ["SELBENCH_EVAL_DATA"]).expanduser())
+    if os.environ.get("SELBENCH_DATA_DIR"):
+        roots.append(Path(os.environ["SELBENCH_DATA_DIR"]).expanduser() / "eval")
+    roots.append(Path(__file__).resolve().parents[3].parent / "shared" / "data" / "eval")
+    roots += [Path(p).expanduser() for p in os.environ.get("SELBENCH_DENY_READ", "").split(os.pathsep) if p]
+    return list(dict.fromkeys(str(r.resolve()) for r in roots))
+
+
+def _deny_list(*keep: str | None) -> list[str]:
+    """The evaluation roots, minus any that would hide what the worker must read (its pool cache,
+    its scratch folder), e.g. when SELBENCH_EVAL_DATA is set to a folder above the cache."""
+    kept = [os.path.realpath(k) for k in keep if k]
+    return [r for r in evaluation_roots()
+            if not any(k == r or k.startswith(r.rstrip(os.sep) + os.sep) for k in kept)]
+
+
+def worker_env() -> dict[str, str]:
+    """The worker's environment: this one without the variables that name evaluation data."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ")}
+    return {**env, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
 def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) -> tuple[dict[str, Any], dict[str, float]]:
     """Run the worker on ``request``; return its result and what the parent measured."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     request = {**request, "result_path": str(workdir / "result.json")}
+    request.setdefault("deny_read", _deny_list(request.get("pool_cache_dir"), str(workdir)))
     request_path = workdir / "request.json"
     request_path.write_text(json.dumps(request), "utf-8")
     log = workdir / "worker.log"
     label = request["selector"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = worker_env()
     start = time.perf_counter()
     cpu_before = _children_cpu()
     peak = 0
@@ -77,7 +140,7 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
         proc = subprocess.Popen(
             [sys.executable, "-m", "selbench.selection.worker", str(request_path)],
             stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env, cwd=workdir,
+            start_new_session=True, env=env, cwd=workdir, preexec_fn=_die_with_parent if _PRCTL is not None else None,
         )
         watched = psutil.Process(proc.pid)
         while proc.poll() is None:
@@ -121,8 +184,9 @@ def describe_in_subprocess(selector: str, timeout_s: float = 120.0) -> dict[str,
     """A selector's metadata, read in a throwaway process (plugin code never runs here)."""
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "selbench.selection.worker", "--describe", selector],
-            capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "selbench.selection.worker", "--describe", selector,
+             "--deny-read", json.dumps(_deny_list())],
+            capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, env=worker_env(),
         )
     except subprocess.TimeoutExpired:
         raise SelectorError(selector, f"importing it took more than {timeout_s:g} s") from None

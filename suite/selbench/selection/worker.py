@@ -6,11 +6,22 @@ under a CostMeter, validates the output and writes ``result.json``. Any failure 
 there too, as one line plus the traceback for the log. When the request carries the spec (its
 JSON form, for the base model and judge), the context gets lazy services built from it
 (:class:`selbench.services.Services`); scores they cache go under the request's ``cache_dir``.
+
+Evaluation data guard: the parent starts the worker with an environment that does not name
+the evaluation data (``SELBENCH_EVAL_DATA`` is removed) and hands it the folders to refuse
+(``deny_read``). Before the plugin is imported the worker installs an audit hook
+(:func:`sys.addaudithook`, PEP 578) that refuses ``open``, directory listings and ``os.chdir``
+into those folders (symlinks resolved) and remembers the attempt, so the cell fails with a clear
+reason even when the plugin swallows the error. An audit hook is a tripwire for honest
+mistakes, not a sandbox: code that spawns ``cat``, uses ctypes or a C extension bypasses it.
+The hard boundary is the container (the evaluation data is not mounted into the selection
+step) or, outside one, what Linux offers without root (see ``isolation.py``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -22,6 +33,45 @@ from selbench.pools.pool import Pool
 from selbench.selection.context import SelectionContext
 from selbench.selection.registry import resolve_selector
 from selbench.selection.validate import check_budget, validate_selection
+
+
+_DENIED: list[str] = []  # evaluation paths the plugin tried to read (kept even if it catches the error)
+_GUARD_EVENTS = {"open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree", "os.link",
+                 "os.symlink", "os.rename"}
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def install_eval_guard(roots: list[str]) -> None:
+    """Refuse reads under ``roots`` (evaluation data) for the rest of this process."""
+    resolved = tuple(sorted({os.path.realpath(r) for r in roots if r}))
+    if not resolved:
+        return
+    busy = False
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        nonlocal busy
+        if busy or event not in _GUARD_EVENTS:
+            return
+        busy = True
+        try:
+            for arg in args[:2]:
+                if isinstance(arg, (str, bytes, os.PathLike)):
+                    raw = os.fsdecode(arg)
+                    real = os.path.realpath(raw)
+                    if _under(real, resolved) or _under(os.path.abspath(raw), resolved):
+                        _DENIED.append(real)
+                        raise PermissionError(f"selbench: selectors may not read evaluation data ({real})")
+        finally:
+            busy = False
+
+    sys.addaudithook(hook)
+
+
+def denied_reads() -> list[str]:
+    return list(dict.fromkeys(_DENIED))
 
 
 def open_cached_pool(cache_dir: str) -> Pool:
@@ -78,6 +128,9 @@ def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]
             close = getattr(ctx.services, "close", None)
             if close is not None:
                 close()
+        if denied_reads():
+            raise SelectorError(label, f"tried to read evaluation data: {', '.join(denied_reads()[:3])} "
+                                       "(selectors see only the pool; evaluation files are off limits)")
         selection = validate_selection(label, raw, set(pool.data["id"]), expected)
         return {
             "ok": True,
@@ -90,6 +143,10 @@ def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]
             "cost": ctx.meter.record().to_dict(),
         }
     except SelectorError as exc:
+        if denied_reads() and "evaluation data" not in exc.problem:
+            return {"ok": False, "problem": f"tried to read evaluation data: {', '.join(denied_reads()[:3])} "
+                                            f"(selectors see only the pool; evaluation files are off limits); then {exc.problem}",
+                    "traceback": traceback.format_exc()}
         return {"ok": False, "problem": exc.problem, "traceback": traceback.format_exc()}
     except SelbenchError as exc:
         return {"ok": False, "problem": str(exc), "error_kind": type(exc).__name__, "traceback": traceback.format_exc()}
@@ -105,11 +162,14 @@ def describe(spec: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[1] == "--describe":
+    if len(argv) >= 3 and argv[1] == "--describe":
+        if len(argv) == 5 and argv[3] == "--deny-read":
+            install_eval_guard(json.loads(argv[4]))
         print(json.dumps(describe(argv[2])))
         return 0
     request_path = Path(argv[1])
     request = json.loads(request_path.read_text("utf-8"))
+    install_eval_guard(request.get("deny_read") or [])
     try:
         result = execute(request)
     except BaseException as exc:  # a bug in selbench or an import-time crash: still report it

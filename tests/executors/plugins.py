@@ -1,0 +1,66 @@
+"""Test plugins of the executor tests (loaded by path)."""
+
+import os
+import time
+from pathlib import Path
+
+from selbench.selection import Selector
+
+
+
+class SlowFirst(Selector):
+    """The first ``budget`` ids, after a pause (long enough to kill the driver meanwhile)."""
+
+    name = "slow_first"
+
+    def select(self, pool, budget, ctx):
+        marker = os.environ.get("SLOW_PLUGIN_PIDS")
+        if marker:
+            with open(marker, "a") as handle:
+                handle.write(f"{os.getpid()}\n")
+        time.sleep(float(os.environ.get("SLOW_PLUGIN_S", "4")))
+        return list(pool.data["id"])[:budget]
+
+
+def _target() -> str:
+    return os.environ.get("EVAL_TARGET_FOR_TEST") or (Path(__file__).parents[3] / "shared" / "data" / "eval").as_posix()
+
+
+class ReadsEval(Selector):
+    """Reads the evaluation data (the path is baked in by the test, not taken from selbench)."""
+
+    name = "reads_eval"
+
+    def select(self, pool, budget, ctx):
+        target = Path(_target())
+        if target.is_dir():
+            os.listdir(target)
+        else:
+            target.read_text()
+        return list(pool.data["id"])[:budget]
+
+
+class SwallowsEval(Selector):
+    """Tries to read evaluation data, catches the refusal and returns a valid selection."""
+
+    name = "swallows_eval"
+
+    def select(self, pool, budget, ctx):
+        try:
+            Path(_target()).read_bytes()
+        except OSError:
+            pass
+        return list(pool.data["id"])[:budget]
+
+
+class EnvProbe(Selector):
+    """Reports what the worker's environment says about evaluation data."""
+
+    name = "env_probe"
+
+    def select(self, pool, budget, ctx):
+        ids = list(pool.data["id"])[:budget]
+        from selbench.selection import Selection
+
+        return Selection(ids=ids, info={"SELBENCH_EVAL_DATA": os.environ.get("SELBENCH_EVAL_DATA"),
+                                        "SELBENCH_DENY_READ": os.environ.get("SELBENCH_DENY_READ")})

@@ -1,0 +1,127 @@
+"""A selector never reads evaluation data; a killed driver leaves no corrupt artifact and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from selbench.errors import SelectorError
+from selbench.pools import load_pool
+from selbench.selection.isolation import evaluation_roots
+from selbench.selection.stage import run_selection
+from selbench.specs.models import PoolSpec
+from sb_testing import alpaca_rows, write_jsonl
+
+PLUGINS = Path(__file__).with_name("plugins.py")
+SHARED_EVAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "eval"
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory):
+    path = write_jsonl(tmp_path_factory.mktemp("pool") / "pool.jsonl", alpaca_rows(40))
+    return load_pool(PoolSpec(name="g", path=str(path)))
+
+
+@pytest.fixture()
+def eval_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "evaldata"
+    (folder / "ifeval").mkdir(parents=True)
+    (folder / "ifeval" / "input_data.jsonl").write_text('{"prompt": "secret"}\n')
+    monkeypatch.setenv("SELBENCH_EVAL_DATA", str(folder))
+    return folder
+
+
+def test_reading_the_eval_data_folder_fails_the_cell(pool, eval_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(eval_folder / "ifeval" / "input_data.jsonl"))
+    with pytest.raises(SelectorError, match="evaluation data") as info:
+        run_selection(pool, f"{PLUGINS}:ReadsEval", 5, 0, tmp_path / "out")
+    assert "input_data.jsonl" in str(info.value)
+    assert not list((tmp_path / "out").glob("selections/**/selection.json"))
+
+
+def test_a_plugin_that_swallows_the_refusal_still_fails(pool, eval_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(eval_folder / "ifeval" / "input_data.jsonl"))
+    with pytest.raises(SelectorError, match="tried to read evaluation data"):
+        run_selection(pool, f"{PLUGINS}:SwallowsEval", 5, 0, tmp_path / "out")
+
+
+@pytest.mark.skipif(not SHARED_EVAL.is_dir(), reason="../shared/data/eval is not checked out beside the repo")
+def test_listing_the_shared_eval_folder_fails_without_any_env(pool, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SELBENCH_EVAL_DATA", raising=False)
+    monkeypatch.delenv("EVAL_TARGET_FOR_TEST", raising=False)  # the plugin falls back to ../shared/data/eval
+    assert str(SHARED_EVAL.resolve()) in evaluation_roots()
+    with pytest.raises(SelectorError, match="evaluation data"):
+        run_selection(pool, f"{PLUGINS}:ReadsEval", 5, 0, tmp_path / "out")
+
+
+def test_the_worker_environment_does_not_name_eval_data(pool, eval_folder: Path, tmp_path: Path) -> None:
+    art = run_selection(pool, f"{PLUGINS}:EnvProbe", 5, 0, tmp_path / "out")
+    assert art.data["info"] == {"SELBENCH_EVAL_DATA": None, "SELBENCH_DENY_READ": None}
+
+
+_DRIVER = """
+import sys
+from pathlib import Path
+from selbench.pipeline.run import plan, run_grid
+from selbench.specs.loader import load_spec
+from selbench.specs.models import PoolSpec
+
+pool, plugin, out = sys.argv[1:4]
+spec = load_spec("tiny").model_copy(update={"pools": [PoolSpec(name="k", path=pool)], "budgets": (5, 7),
+                                            "random_seeds": (0,), "selectors": (plugin,)})
+states = [s for s in plan(spec, None, None, None) if s.kind == "selector"]
+outcome = run_grid(spec, Path(out), states=states, stages=("select",))
+print("FAILED" if outcome.failed else "OK", [s.reason for s in outcome.failed])
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its reaper counts as gone
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
+
+
+def test_a_killed_driver_leaves_no_corrupt_artifact_and_a_rerun_resumes(tmp_path: Path) -> None:
+    pool = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(30))
+    out = tmp_path / "run"
+    pids = tmp_path / "pids"
+    env = {**os.environ, "SLOW_PLUGIN_S": "3", "SLOW_PLUGIN_PIDS": str(pids)}
+    args = [sys.executable, "-c", _DRIVER, str(pool), f"{PLUGINS}:SlowFirst", str(out)]
+    driver = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # wait until the second cell's selector is running (the first cell is then finished), then kill -9
+    deadline = time.time() + 90
+    while time.time() < deadline and (not pids.is_file() or len(pids.read_text().split()) < 2):
+        assert driver.poll() is None, driver.stdout.read().decode()
+        time.sleep(0.1)
+    assert pids.is_file() and len(pids.read_text().split()) >= 2, "the driver never reached the second cell"
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    worker = int(pids.read_text().split()[-1])
+    time.sleep(1.0)
+    assert not _alive(worker), "the selector worker outlived its killed driver"
+    done = list(out.glob("selections/**/selection.json"))
+    assert len(done) == 1  # the first cell finished before the kill
+    for folder in out.glob("selections/*/*/*"):
+        assert folder.name.startswith(".tmp-") or (folder / "selection.json").is_file(), folder
+        if not folder.name.startswith(".tmp-"):
+            json.loads((folder / "selection.json").read_text())  # complete JSON
+    for line in (out / "cells.jsonl").read_text().splitlines():
+        json.loads(line)
+    first = done[0].stat().st_mtime_ns
+    rerun = subprocess.run(args, env={**env, "SLOW_PLUGIN_S": "0"}, capture_output=True, text=True, timeout=180)
+    assert rerun.returncode == 0 and "OK" in rerun.stdout, rerun.stdout + rerun.stderr
+    assert done[0].stat().st_mtime_ns == first  # resumed: the finished cell was reused
+    assert len(list(out.glob("selections/**/selection.json"))) == 2
+    assert all(json.loads(line)["status"] == "done" for line in (out / "cells.jsonl").read_text().splitlines())
