@@ -130,7 +130,7 @@ def select_cell(job: SelectJob) -> StageResult:
     try:
         pool = _pool(job.token, job.spec, job.cell.pool)
         art = run_selection(pool, job.cell.selector, job.cell.budget or len(pool), job.cell.seed, job.run_dir,
-                            cost_model=job.spec.cost_model, spec_id=job.spec.id, limits=job.limits)
+                            cost_model=job.spec.cost_model, spec_id=job.spec.id, limits=job.limits, spec=job.spec)
         result = StageResult(True, (str(art.path / "selection.json"), art.data), extra={"reused": art.reused})
     except SelbenchError as exc:
         result = StageResult(False, reason=str(exc))
