@@ -16,10 +16,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def world_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cache = tmp_path_factory.mktemp("tinyworld-cache")
-    previous = os.environ.get("SELBENCH_CACHE")
-    os.environ["SELBENCH_CACHE"] = str(cache)
-    yield cache
-    if previous is None:
-        os.environ.pop("SELBENCH_CACHE", None)
-    else:
-        os.environ["SELBENCH_CACHE"] = previous
+    with pytest.MonkeyPatch.context() as env:  # restored after the session
+        env.setenv("SELBENCH_CACHE", str(cache))
+        yield cache

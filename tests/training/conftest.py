@@ -28,13 +28,9 @@ from selbench.specs.models import RecipeSpec, Spec  # noqa: E402
 def train_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private SELBENCH_CACHE for the whole session (built models, pools)."""
     cache = tmp_path_factory.mktemp("selbench-cache")
-    previous = os.environ.get("SELBENCH_CACHE")
-    os.environ["SELBENCH_CACHE"] = str(cache)
-    yield cache
-    if previous is None:
-        os.environ.pop("SELBENCH_CACHE", None)
-    else:
-        os.environ["SELBENCH_CACHE"] = previous
+    with pytest.MonkeyPatch.context() as env:  # restored after the session
+        env.setenv("SELBENCH_CACHE", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="session")
