@@ -127,12 +127,13 @@ def annotate(model_outputs: list[dict[str, Any]], reference: list[dict[str, Any]
     cache = cache_root() / "alpaca_eval" / judge_key[:16] / "annotations.json"
     cache.parent.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _, annotations = ae_main.evaluate(
-        model_outputs=model_outputs, reference_outputs=reference, annotators_config=str(annotator_dir),
-        output_path=str(out_dir), fn_metric=_safe_winrate, sort_by="win_rate",
-        is_return_instead_of_print=True, precomputed_leaderboard=None, is_cache_leaderboard=False,
-        caching_path=str(cache),
-    )
+    with _float_preferences():
+        _, annotations = ae_main.evaluate(
+            model_outputs=model_outputs, reference_outputs=reference, annotators_config=str(annotator_dir),
+            output_path=str(out_dir), fn_metric=_safe_winrate, sort_by="win_rate",
+            is_return_instead_of_print=True, precomputed_leaderboard=None, is_cache_leaderboard=False,
+            caching_path=str(cache),
+        )
     df = pd.DataFrame(annotations)
     prefs = df["preference"] if "preference" in df else pd.Series([math.nan] * len(df))
     parseable = prefs.notna()
@@ -151,6 +152,32 @@ def annotate(model_outputs: list[dict[str, Any]], reference: list[dict[str, Any]
         result.update(_lc_winrate(df[parseable], lc_df_gamed))
     result["annotations"] = df.to_dict(orient="records")
     return result
+
+
+def _float_preferences() -> Any:
+    """Work around alpaca-eval 0.6.6 on pandas >= 3.
+
+    ``PairwiseAnnotatorLocal._preprocess`` (alpaca_eval/annotators/pairwise_evaluator.py, "deals
+    with equality") does ``df.loc[same_outputs, "preference"] = 1.5``. When every cached preference
+    is a whole number the column is int64, and pandas 3 no longer upcasts on setitem (PDEP-6,
+    https://github.com/pandas-dev/pandas/pull/50424): ``TypeError: Invalid value '1.5' for dtype
+    'int64'``, even with an all-False mask. A judge that answers cleanly (any real one) triggers it
+    on the second run. Casting the column to float after the base class's preprocessing fixes it.
+    """
+    from unittest import mock
+
+    from alpaca_eval.annotators import base
+
+    original = base.BaseAnnotator._preprocess
+
+    def preprocess(self: Any, to_annotate: Any) -> Any:
+        df = original(self, to_annotate)
+        key = getattr(self, "annotation_key", None)
+        if key is not None and key in df.columns:
+            df[key] = df[key].astype("float64")
+        return df
+
+    return mock.patch.object(base.BaseAnnotator, "_preprocess", preprocess)
 
 
 def _safe_winrate(annotations: Any, **kwargs: Any) -> dict[str, Any]:
