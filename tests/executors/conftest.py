@@ -25,11 +25,13 @@ PLUGINS = HERE / "plugins.py"
 
 @pytest.fixture(scope="session")
 def grid_spec(tmp_path_factory: pytest.TempPathFactory) -> Spec:
-    """The tiny spec on a 60-row jsonl pool, budgets 10 and 20, two random seeds."""
+    """The tiny spec on a 60-row jsonl pool, budgets 10 and 20, three random seeds (validated:
+    the spec travels to the selector worker, which validates it again)."""
     pool = write_jsonl(tmp_path_factory.mktemp("grid-pool") / "pool.jsonl", alpaca_rows(60))
-    return load_spec("tiny").model_copy(update={
-        "pools": (PoolSpec(name="p", path=str(pool)),), "budgets": (10, 20), "random_seeds": (0, 1),
-        "selectors": ("longest",)})
+    return Spec.model_validate({
+        **load_spec("tiny").model_dump(mode="json"),
+        "pools": [PoolSpec(name="p", path=str(pool)).model_dump(mode="json")], "budgets": [10, 20],
+        "random_seeds": [0, 1, 2], "selectors": ["longest"]})
 
 
 @pytest.fixture(scope="session")

@@ -71,11 +71,12 @@ import sys
 from pathlib import Path
 from selbench.pipeline.run import plan, run_grid
 from selbench.specs.loader import load_spec
-from selbench.specs.models import PoolSpec
+from selbench.specs.models import PoolSpec, Spec
 
 pool, plugin, out = sys.argv[1:4]
-spec = load_spec("tiny").model_copy(update={"pools": [PoolSpec(name="k", path=pool)], "budgets": (5, 7),
-                                            "random_seeds": (0,), "selectors": (plugin,)})
+spec = Spec.model_validate({**load_spec("tiny").model_dump(mode="json"),
+                            "pools": [PoolSpec(name="k", path=pool).model_dump(mode="json")], "budgets": [5, 7],
+                            "selectors": [plugin]})
 states = [s for s in plan(spec, None, None, None) if s.kind == "selector"]
 outcome = run_grid(spec, Path(out), states=states, stages=("select",))
 print("FAILED" if outcome.failed else "OK", [s.reason for s in outcome.failed])

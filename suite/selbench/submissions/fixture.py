@@ -56,7 +56,7 @@ def make_tiny_run(out: str | Path, *, selector: str = "longest", budgets: tuple[
 
     out = Path(out)
     spec = load_spec("tiny")
-    pool = load_pool(spec.pool("synthetic"))
+    pool = load_pool(spec.pools[0])
     bench = spec.benchmarks[0].name
     rng = np.random.default_rng(seed)
     difficulty = rng.normal(0.0, 1.0, KNOWN_ANSWER_ITEMS)
