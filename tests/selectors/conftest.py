@@ -99,12 +99,6 @@ def fake_judge() -> Iterator[tuple[str, FakeJudge]]:
         server.server_close()
 
 
-def spec_with_judge(spec: Any, api_base: str) -> Any:
-    from selbench.specs.models import JudgeSpec
-
-    return spec.model_copy(update={"judge": JudgeSpec(api_base=api_base, api_model="fake-judge")})
-
-
 def write_spec(spec: Any, path: Path) -> Path:
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False))
     return path

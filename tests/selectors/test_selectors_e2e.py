@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import spec_with_judge
+from sel_helpers import spec_with_judge
 from sb_testing import run_cli
 from selbench.selection.stage import run_selection
 

@@ -32,6 +32,7 @@ from selbench.atomic import atomic_directory, atomic_write_json
 from selbench.hashing import sha256_json
 from selbench.models.corpus import CORPUS_VERSION, tiny_corpus
 from selbench.models.errors import ModelError
+from selbench.models.padding import right_pad
 from selbench.paths import cache_root
 
 BUILDER_NAME = "tiny-llama"
@@ -227,13 +228,7 @@ def pretrain(model: Any, tokenizer: Any, args: TinyLlamaArgs) -> dict[str, Any]:
     started = time.perf_counter()
     losses: list[float] = []
     for step in range(steps):
-        rows = encoded[step * batch:(step + 1) * batch]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, :len(row)] = torch.tensor(row)
-            mask[i, :len(row)] = 1
+        ids, mask = right_pad(encoded[step * batch:(step + 1) * batch], pad)
         labels = ids.masked_fill(mask == 0, -100)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()

@@ -15,6 +15,7 @@ import numpy as np
 from selbench.cost.meter import CostMeter, transformer_forward_flops
 from selbench.services.container import ServiceError
 from selbench.services.model import LoadedModel
+from selbench.models.padding import length_sorted_batches, right_pad
 
 Pooling = Literal["mean", "last"]
 
@@ -38,15 +39,8 @@ class EmbeddingService:
         hidden = getattr(self.loaded.model.config, "hidden_size", None)
         out = np.zeros((len(encoded), hidden or 1), dtype=np.float32)
         pad = tok.pad_token_id or 0
-        order = np.argsort(-np.asarray([len(e) for e in encoded]), kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            attn = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                attn[row, : len(encoded[i])] = 1
+        for batch in length_sorted_batches([len(e) for e in encoded], self.batch_size):
+            ids, attn = right_pad([encoded[i] for i in batch], pad)
             device = self.loaded.device
             with torch.inference_mode():
                 states = self.loaded.model(input_ids=ids.to(device), attention_mask=attn.to(device),

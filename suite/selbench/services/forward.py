@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from selbench.cost.meter import CostMeter, transformer_forward_flops
+from selbench.models.padding import length_sorted_batches, right_pad
 from selbench.services.model import LoadedModel
 
 
@@ -41,8 +42,7 @@ class ForwardService:
         return pairs
 
     def _batches(self, lengths: list[int]) -> list[np.ndarray]:
-        order = np.argsort(-np.asarray(lengths), kind="stable")
-        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        return length_sorted_batches(lengths, self.batch_size)
 
     def answer_losses(self, prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
         """Mean CE (nats/token) of each answer given its prompt; NaN for an empty answer.
@@ -58,15 +58,11 @@ class ForwardService:
         model, device = self.loaded.model, self.loaded.device
         for batch in self._batches([len(p) + len(a) for p, a in pairs]):
             seqs = [pairs[i][0] + pairs[i][1] for i in batch]
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            attn = torch.zeros((len(seqs), width), dtype=torch.long)
-            labels = torch.full((len(seqs), width), -100, dtype=torch.long)
+            ids, attn = right_pad(seqs, pad)
+            labels = torch.full(ids.shape, -100, dtype=torch.long)
             for row, i in enumerate(batch):
                 p, a = pairs[i]
                 s = p + a
-                ids[row, : len(s)] = torch.tensor(s)
-                attn[row, : len(s)] = 1
                 start = max(len(p), 1)
                 labels[row, start: len(s)] = torch.tensor(s[start:], dtype=torch.long)
             with torch.inference_mode():
@@ -93,17 +89,11 @@ class ForwardService:
         pad = self.tokenizer.pad_token_id or 0
         wanted = torch.tensor(list(token_ids), dtype=torch.long)
         for batch in self._batches([len(e) for e in encoded]):
-            seqs = [encoded[i] for i in batch]
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            attn = torch.zeros((len(seqs), width), dtype=torch.long)
-            for row, s in enumerate(seqs):
-                ids[row, : len(s)] = torch.tensor(s)
-                attn[row, : len(s)] = 1
+            ids, attn = right_pad([encoded[i] for i in batch], pad)
             with torch.inference_mode():
                 logits = self.loaded.model(input_ids=ids.to(self.loaded.device), attention_mask=attn.to(self.loaded.device)).logits
             last = attn.sum(1) - 1
-            picked = logits[torch.arange(len(seqs)), last.to(logits.device)][:, wanted.to(logits.device)]
+            picked = logits[torch.arange(len(batch)), last.to(logits.device)][:, wanted.to(logits.device)]
             out[batch] = picked.double().cpu().numpy()
             tokens = int(attn.sum())
             self.meter.add_tokens(tokens, transformer_forward_flops(self.loaded.n_params, tokens))
