@@ -238,6 +238,93 @@ class CostModelSpec(_Strict):
     usd_per_1k_api_output_tokens: float = Field(default=0.01, ge=0.0)
 
 
+class QuerySetSpec(_Strict):
+    """A target task's query set: a few examples of the task, never its test items.
+
+    Exactly one source: ``hub_id`` (+ pinned ``revision``, ``config``, ``split``), ``path`` (a
+    local file; relative paths are under ``SELBENCH_EVAL_DATA``) or ``generator`` (tiny scale).
+    ``format`` names the parser that turns the source's rows into (prompt, label) pairs
+    (:mod:`selbench.targeted.query_formats`). The selection stage loads it in the parent process
+    and hands the items to the selector (the selector never opens evaluation folders itself).
+    """
+
+    hub_id: str | None = None
+    revision: str | None = None
+    config: str | None = None
+    split: str = "dev"
+    path: str | None = None
+    sha256: str | None = None
+    generator: str | None = None
+    generator_args: dict[str, Any] = Field(default_factory=dict)
+    format: str = "auto"
+    limit: int | None = Field(default=None, gt=0)
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError("must be 64 lowercase hex characters")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QuerySetSpec:
+        sources = [s for s in ("hub_id", "path", "generator") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"give exactly one of hub_id, path, generator (got {sources or 'none'})")
+        if self.hub_id is not None and not self.revision:
+            raise ValueError("a hub query set needs a pinned `revision`")
+        return self
+
+
+class TargetSpec(_Strict):
+    """One target task of the targeted track: its query set and the benchmarks that test it.
+
+    ``benchmarks`` name entries of the spec's ``benchmarks`` (the task's test set); the query
+    loss on the query set is always measured too (``query_loss``)."""
+
+    name: str = Field(pattern=_NAME)
+    description: str = ""
+    query_set: QuerySetSpec
+    benchmarks: tuple[str, ...] = ()
+    query_loss: bool = True
+
+
+class LessSpec(_Strict):
+    """LESS gradient features (Xia et al. 2024, as run by arXiv 2602.14696 §2.3).
+
+    A warm-up LoRA is trained on a random ``warmup_fraction`` of the pool with ``warmup_recipe``
+    (checkpoints at every epoch), then per-example LoRA gradients at each checkpoint are
+    projected to ``projection_dim`` with a seeded Rademacher projection and compared by a
+    learning-rate-weighted cosine."""
+
+    warmup_fraction: float = Field(default=0.05, gt=0.0, le=1.0)
+    warmup_seed: int = 0
+    warmup_recipe: RecipeSpec
+    projection_dim: int = Field(default=8192, gt=0)
+    projection_seed: int = 0
+    max_length: int = Field(default=2048, gt=0)
+    batch_size: int = Field(default=8, gt=0)
+
+
+class TargetedSpec(_Strict):
+    """The targeted track's settings: target tasks and the representations' models."""
+
+    targets: tuple[TargetSpec, ...] = Field(min_length=1)
+    less: LessSpec | None = None
+    #: EMBED: a sentence-embedding model (gtr-t5-base in the paper)
+    embedding_model: ModelSpec | None = None
+    #: RDS+: max tokens of the base model's forward pass (2048 in the paper)
+    rds_max_length: int = Field(default=2048, gt=0)
+    #: prompt prefix of EMBED queries (the paper's instruction)
+    embed_query_prefix: str = "Instruct: Given a sample, find the passages closest to that sample.\nQuery: "
+
+    def target(self, name: str) -> TargetSpec:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise KeyError(name)
+
+
 class Spec(_Strict):
     """A whole benchmark configuration; ``name`` + ``version`` identify a comparable grid."""
 
@@ -258,6 +345,8 @@ class Spec(_Strict):
     judge: JudgeSpec | None = None
     decoding: DecodingSpec = Field(default_factory=DecodingSpec)
     cost_model: CostModelSpec = Field(default_factory=CostModelSpec)
+    #: the targeted track's targets and representation settings (required when track is targeted)
+    targeted: TargetedSpec | None = None
 
     @field_validator("budgets")
     @classmethod
@@ -287,6 +376,18 @@ class Spec(_Strict):
         unknown = sorted(set(self.run_benchmarks or ()) - {b.name for b in self.benchmarks})
         if unknown:
             raise ValueError(f"run_benchmarks names unknown benchmarks: {', '.join(unknown)}")
+        if (self.track == "targeted") != (self.targeted is not None):
+            raise ValueError("a `targeted` section is required on the targeted track, and only there")
+        if self.targeted is not None:
+            names = [t.name for t in self.targeted.targets]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate target names: {', '.join(dupes)}")
+            known = {b.name for b in self.benchmarks}
+            for target in self.targeted.targets:
+                missing = sorted(set(target.benchmarks) - known)
+                if missing:
+                    raise ValueError(f"target {target.name} names unknown benchmarks: {', '.join(missing)}")
         return self
 
     @property
