@@ -279,14 +279,15 @@ class QuerySetSpec(_Strict):
 class TargetSpec(_Strict):
     """One target task of the targeted track: its query set and the benchmarks that test it.
 
-    ``benchmarks`` name entries of the spec's ``benchmarks`` (the task's test set); the query
-    loss on the query set is always measured too (``query_loss``)."""
+    ``benchmarks`` name entries of the spec's ``benchmarks`` that test this task (its test set,
+    and usually a ``query_loss`` benchmark with ``options: {target: <name>}``, the loss on this
+    query set). Targeted cells are evaluated on their target's benchmarks only; reference cells
+    (random, full, zero-shot) on every target's."""
 
     name: str = Field(pattern=_NAME)
     description: str = ""
     query_set: QuerySetSpec
-    benchmarks: tuple[str, ...] = ()
-    query_loss: bool = True
+    benchmarks: tuple[str, ...] = Field(min_length=1)
 
 
 class LessSpec(_Strict):
