@@ -1,8 +1,11 @@
-"""Expand a spec into cells: (pool, budget, selector, seed).
+"""Expand a spec into cells: (pool, budget, selector, seed[, target]).
 
 Seeded selectors (``random``) get one cell per random seed; deterministic ones one cell per
 budget (their seed would only change training); budget-ignoring ones (``full``) one cell per
-pool. Metadata is read in a subprocess, so planning never runs plugin code in-process.
+pool. On the targeted track a targeted selector (``track = "targeted"``) gets one cell per target
+task (its selection depends on that task's query set); general-track selectors (random, full)
+do not look at the query set, so their cells have no target and are evaluated on every target.
+Metadata is read in a subprocess, so planning never runs plugin code in-process.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ class Cell:
     budget: int | None  # None: the whole pool
     selector: str
     seed: int
+    target: str | None = None  # the target task of a targeted selector's cell
 
     @property
     def label(self) -> str:
         budget = "full" if self.budget is None else str(self.budget)
-        return f"{self.pool}/{budget}/{self.selector}/seed{self.seed}"
+        selector = self.selector if self.target is None else f"{self.selector}@{self.target}"
+        return f"{self.pool}/{budget}/{selector}/seed{self.seed}"
 
 
 def _pick(requested: list[Any] | None, available: tuple[Any, ...], what: str) -> list[Any]:
@@ -42,12 +47,22 @@ def expand(
     selectors: list[str] | None = None,
     pools: list[str] | None = None,
     budgets: list[int] | None = None,
+    targets: list[str] | None = None,
 ) -> tuple[list[Cell], dict[str, dict[str, Any]]]:
     """The cells to run and each selector's metadata."""
     pool_names = _pick(pools, tuple(p.name for p in spec.pools), "pools")
     budget_list = _pick(budgets, spec.budgets, "budgets")
+    all_targets = tuple(t.name for t in spec.targeted.targets) if spec.targeted is not None else ()
+    if targets and not all_targets:
+        raise SelbenchError(f"spec {spec.id} has no targets (only targeted-track specs do)")
+    target_list = _pick(targets, all_targets, "targets")
     chosen = list(dict.fromkeys(selectors or spec.selectors))
     metadata = {name: describe_in_subprocess(name) for name in chosen}
+    targeted = [n for n in chosen if metadata[n]["track"] == "targeted"]
+    if targeted and not all_targets:
+        raise SelbenchError(f"{', '.join(targeted)} {'is a' if len(targeted) == 1 else 'are'} targeted-track "
+                            f"selector{'s' if len(targeted) > 1 else ''} and need{'s' if len(targeted) == 1 else ''} "
+                            f"a query set: run a targeted spec (e.g. --spec tiny-targeted), not {spec.id}")
     cells: list[Cell] = []
     for pool in pool_names:
         for name in chosen:
@@ -56,5 +71,6 @@ def expand(
                 cells.append(Cell(pool, None, name, spec.random_seeds[0]))
                 continue
             seeds = spec.random_seeds if meta["seeded"] else spec.random_seeds[:1]
-            cells.extend(Cell(pool, b, name, s) for b in budget_list for s in seeds)
+            for target in (target_list if meta["track"] == "targeted" else [None]):
+                cells.extend(Cell(pool, b, name, s, target) for b in budget_list for s in seeds)
     return cells, metadata

@@ -36,9 +36,10 @@ def _cells_table(title: str, cells: list[dict[str, Any]], scores: dict[tuple, st
         table.add_column(col)
     for c in cells:
         status = {"failed": "[red]failed[/]", "done": "[green]done[/]"}.get(c["status"], c["status"])
-        key = (c["pool"], c["budget"], c["selector"], c["seed"])
+        key = (c["pool"], c["budget"], c["selector"], c["seed"], c.get("target"))
         detail = escape(c["reason"] or "") if c["status"] == "failed" else scores.get(key, "")
-        table.add_row(c["pool"], "full" if c["budget"] is None else str(c["budget"]), escape(str(c["selector"])),
+        name = str(c["selector"]) + (f"@{c['target']}" if c.get("target") else "")
+        table.add_row(c["pool"], "full" if c["budget"] is None else str(c["budget"]), escape(name),
                       str(c["seed"]), status, c["stage"], detail)
     return table
 
@@ -48,6 +49,7 @@ def run(
     selector: list[str] | None = typer.Option(None, "--selector", help="Selector(s) under test (default: the spec's list), repeatable: a name or path/to/file.py:Class. Random (every seed of the spec), full-pool and zero-shot reference rows are always added."),
     pools: list[str] | None = typer.Option(None, "--pools", help="Only these pools of the spec; repeatable."),
     budgets: list[int] | None = typer.Option(None, "--budgets", help="Only these budgets of the spec; repeatable."),
+    targets: list[str] | None = typer.Option(None, "--targets", help="Targeted track: only these target tasks of the spec (default: all); repeatable."),
     stages: str = typer.Option(",".join(STAGES), "--stages", help="Stop after these stages: select, select,train or select,train,evaluate."),
     out_dir: Path = OUT,
     timeout: float | None = TIMEOUT,
@@ -74,7 +76,7 @@ def run(
     run_dir = out_dir / the_spec.name
     start = time.perf_counter()
     with err.status("planning cells…"):
-        states = plan(the_spec, selector, pools, budgets)
+        states = plan(the_spec, selector, pools, budgets, targets)
     if executor not in EXECUTORS:
         raise SelbenchError(f"--executor takes one of {', '.join(EXECUTORS)} (got {executor!r})")
     if gpus is None:
@@ -90,7 +92,7 @@ def run(
                            report=lambda msg, n: progress.update(task, description=f"{the_spec.id}: {escape(msg)}"))
     scores: dict[tuple, str] = {}
     for row in outcome.rows:
-        key = (row.pool, row.budget if row.kind not in ("full",) else None, row.selector, row.seed)
+        key = (row.pool, row.budget if row.kind not in ("full",) else None, row.selector, row.seed, row.target)
         scores.setdefault(key, "")
         scores[key] += f"{row.benchmark} {row.metric}={row.score:.3f} "
     cells = [s.to_dict() for s in outcome.states]

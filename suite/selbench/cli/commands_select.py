@@ -40,11 +40,13 @@ def select(
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
     as_json: bool = typer.Option(False, "--json", help="Print the artifact summary as JSON."),
+    target: str | None = typer.Option(None, "--target", help="Targeted track: the spec's target task whose query set the selector gets (e.g. --spec tiny-targeted --target pet)."),
 ) -> None:
     """Run one selector on one pool at one budget and write `selection.json`.
 
     The artifact holds the ordered ids, their sha256, the selector's metadata and parameters,
     the pool fingerprint and the metered cost. The same inputs reuse the existing artifact.
+    Targeted selectors (less-rr, rds-rr, ...) need a targeted spec and `--target`.
     """
     pool_spec, owner = resolve_pool_arg(pool, spec)
     loaded = _load(pool_spec)
@@ -54,7 +56,7 @@ def select(
             loaded, selector, budget, seed, out_dir, params=parse_params(param),
             cost_model=owner_spec.cost_model if owner_spec else CostModelSpec(),
             spec_id=owner_spec.id if owner_spec else None, limits=limits(timeout, memory_limit_gb),
-            spec=owner_spec,
+            spec=owner_spec, target=target,
         )
     data = artifact.data
     summary = {

@@ -38,8 +38,14 @@ def _answer_logprob(target: Target, messages: list[dict[str, str]], answer: str)
 
 
 def run_known_answer(target: Target, path: Path, records: Records, *, limit: int | None, decoding: Any,
-                     exact_match: bool = True) -> dict[str, Any]:
-    items = load_items(path, limit)
+                     exact_match: bool = True, families: list[str] | None = None) -> dict[str, Any]:
+    """``families`` keeps the items of those families only (a target task of the tiny-targeted track)."""
+    items = load_items(path, None)
+    if families:
+        items = [it for it in items if it.get("family") in set(families)]
+        if not items:
+            raise DataMissingError(f"known-answer items of families {families} not found in {path}")
+    items = items[:limit] if limit else items
     todo = [it for it in items if str(it["id"]) not in records.done]
     generations: dict[str, str] = {}
     if exact_match and todo:

@@ -2,7 +2,10 @@
 
 Each row (``instruction``/``input``/``output``, ``prompt``/``completion`` or ``messages``) is
 rendered with the served chat template; the loss counts the assistant tokens only and is averaged
-over all label tokens of the set (``mean_token_ce``); ``mean_item_ce`` averages per item.
+over all label tokens of the set (``mean_token_ce``, the paper's number); ``mean_item_ce`` averages
+per item. Result rows need a higher-is-better score per item (the paired bootstrap compares
+items), so each record's ``score`` is the item's *negative* mean token CE and the primary metric
+is ``neg_mean_item_ce``.
 """
 
 from __future__ import annotations
@@ -51,11 +54,13 @@ def run_query_loss(target: Target, path: Path, records: Records, *, limit: int |
         values = prompt_logprobs(target, full)
         labels = values[len(prompt):]
         ce = -sum(labels) / max(1, len(labels))
-        records.add({"id": rid, "tokens": len(labels), "output": None, "score": ce, "sum_nll": -sum(labels)})
+        records.add({"id": rid, "tokens": len(labels), "output": None, "score": -ce, "ce": ce, "sum_nll": -sum(labels)})
     done = [records.done[str(r.get("id", i))] for i, r in enumerate(rows)]
     tokens = sum(r["tokens"] for r in done)
     mean_token = sum(r["sum_nll"] for r in done) / max(1, tokens)
+    mean_item = sum(r["ce"] for r in done) / max(1, len(done))
     return {"metrics": {"mean_token_ce": mean_token, "perplexity": math.exp(min(mean_token, 50.0)),
-                        "mean_item_ce": sum(r["score"] for r in done) / max(1, len(done)),
+                        "mean_item_ce": mean_item, "neg_mean_item_ce": -mean_item,
                         "items": len(done), "label_tokens": tokens},
+            "primary_metric": "neg_mean_item_ce",
             "dataset_sha256": {str(path): sha256_file(path)}}

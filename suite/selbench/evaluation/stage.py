@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from selbench.atomic import atomic_write_json
+from selbench.atomic import atomic_write_json, atomic_write_text
 from selbench.evaluation.errors import DataMissingError, EvalError, UnknownBenchmarkError
 from selbench.evaluation.scoring import Records, Target
 from selbench.evaluation.server import VllmServer, adapter_rank
@@ -110,21 +110,25 @@ def _adapter_dir(adapter: Path) -> Path:
     return adapter
 
 
-def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmarks: list[str], out_dir: Path,
+def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmarks: list[str] | dict[str, list[str]],
+                        out_dir: Path,
                         limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
                         random_outputs: list[Path] | None = None, progress: Any = None) -> dict[str, EvalResult]:
     """Evaluate several models (name -> adapter folder, or None for the base) through ONE vLLM
     server serving every adapter. A target whose evaluation is complete is reused, and the
-    server is not started at all when every target is done."""
+    server is not started at all when every target is done. ``benchmarks`` is one list for every
+    target, or a list per target (the targeted track evaluates a targeted cell on its own task)."""
     from selbench.cost.meter import CostMeter
     from selbench.cost.pricing import price
     from selbench.models.loader import folder_identity, load_tokenizer, resolve_base_model
     from selbench.training.templates import get_template
 
     say = progress or (lambda msg: None)
-    selected = resolve_benchmarks(spec, benchmarks)
-    if not selected:
+    wanted = benchmarks if isinstance(benchmarks, dict) else {name: list(benchmarks) for name in targets}
+    per_target = {name: resolve_benchmarks(spec, wanted.get(name, [])) for name in targets}
+    if not targets or not all(per_target.values()):
         raise UnknownBenchmarkError("no benchmark given (--benchmarks ifeval,alpaca_eval,llmbar,openllm,query_loss)")
+    selected = list({b.name: b for bs in per_target.values() for b in bs}.values())
     adapters = {name: _adapter_dir(path) for name, path in targets.items() if path is not None}
     resolved = resolve_base_model(spec.base_model)
     template = get_template(spec.recipe.template)
@@ -143,7 +147,7 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
     results: dict[str, EvalResult] = {}
     todo = []
     for name, plan in plans.items():
-        done = _finished(plan["folder"], selected, limit)
+        done = _finished(plan["folder"], per_target[name], limit)
         if done is not None:
             results[name] = done
         else:
@@ -179,7 +183,7 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
                       "versions": versions(), "limit": limit}
             result = EvalResult(folder)
             target = Target(served, server, tokenizer, max_len)
-            for bench in selected:
+            for bench in per_target[name]:
                 bdir = folder / bench.name
                 bdir.mkdir(parents=True, exist_ok=True)
                 say(f"{name}: {bench.name} ({bench.kind})…")
@@ -240,6 +244,19 @@ def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
+def _query_set_rows(spec: Spec, target: str, bdir: Path) -> Path:
+    """The target's query set written as instruction/output rows (loaded as the selection stage loads it)."""
+    from selbench.targeted.query_set import QuerySetError, load_query_set
+
+    try:
+        query_set = load_query_set(spec, target)
+    except QuerySetError as exc:
+        raise DataMissingError(str(exc)) from None
+    path = bdir / "query_set.jsonl"
+    atomic_write_text(path, "".join(json.dumps(item.as_row()) + "\n" for item in query_set.items))
+    return path
+
+
 def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, limit: int | None, lora: bool,
              tokenizer_dir: str, random_outputs: list[Path], self_judge: bool, force: bool) -> dict[str, Any]:
     records = Records(bdir / "records.jsonl")
@@ -256,8 +273,11 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
         from selbench.evaluation.query_loss import run_query_loss
 
         path = resolve_path(bench)
+        if path is None and opts.get("target"):  # the targeted track: the loss on a target's query set
+            path = _query_set_rows(spec, str(opts["target"]), bdir)
         if path is None:
-            raise DataMissingError(f"query_loss '{bench.name}': give the benchmark a `path` to the query set (jsonl)")
+            raise DataMissingError(f"query_loss '{bench.name}': give the benchmark a `path` to the query set (jsonl) "
+                                   "or `options.target` (a target of the spec's targeted section)")
         return run_query_loss(target, path, records, limit=limit)
     if bench.kind == "known_answer":
         from selbench.evaluation.known_answer import run_known_answer
@@ -272,7 +292,7 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
                                        "`options.world`, or a tiny-world pool in the spec")
             path = known_answer_file(world)
         return run_known_answer(target, path, records, limit=limit, decoding=spec.decoding,
-                                exact_match=bool(opts.get("exact_match", True)))
+                                exact_match=bool(opts.get("exact_match", True)), families=opts.get("families"))
     if bench.kind in ("ifeval", "openllm"):
         return _run_lm_eval(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     if bench.kind == "alpaca_eval":

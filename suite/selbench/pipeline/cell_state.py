@@ -29,4 +29,4 @@ class CellState:
         data = asdict(self)
         data.pop("cell")
         return {"pool": self.cell.pool, "budget": self.cell.budget, "selector": self.cell.selector,
-                "seed": self.cell.seed, **data}
+                "seed": self.cell.seed, **({"target": self.cell.target} if self.cell.target else {}), **data}

@@ -73,10 +73,15 @@ def result_rows(
     selection: dict[str, Any] | None,
     selection_path: Path | None,
     training: dict[str, Any] | None,
+    benchmarks: list[str] | None = None,
+    target: str | None = None,
 ) -> list[ResultRow]:
+    """Rows for ``benchmarks`` (default: the spec's grid benchmarks); ``target`` is the target task
+    of a targeted selector's cell (recorded in each row)."""
     rows = []
+    wanted = set(spec.grid_benchmarks if benchmarks is None else benchmarks)
     for bench in spec.benchmarks:
-        if bench.name not in spec.grid_benchmarks:
+        if bench.name not in wanted:
             continue
         bdir = evaluation_dir / bench.name
         summary_path = bdir / "summary.json"
@@ -89,6 +94,7 @@ def result_rows(
             continue
         metric, score = scored
         label = f"{kind}-{pool}-{'full' if budget is None else budget}-{selector}-s{seed}-{bench.name}"
+        label += f"-t{target}" if target else ""
         label = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in label)[:120]
         item_rel = f"items/{label}.jsonl.gz"
         write_item_scores(run_dir / item_rel, ids, scores)
@@ -99,6 +105,8 @@ def result_rows(
             "metric": metric.replace(",", "_"), "score": score, "n_items": len(ids), "item_scores": item_rel,
             "item_scores_sha256": sha256_file(run_dir / item_rel),
         }
+        if target is not None:
+            data["target"] = target
         if selection is not None and selection_path is not None:
             data |= {"selection": selection_path.relative_to(run_dir).as_posix(),
                      "selection_ids_sha256": selection["ids_sha256"],

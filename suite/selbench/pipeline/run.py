@@ -54,11 +54,13 @@ class RunOutcome:
         return [s for s in self.states if s.status == "failed"]
 
 
-def plan(spec: Spec, selectors: list[str] | None, pools: list[str] | None, budgets: list[int] | None) -> list[CellState]:
+def plan(spec: Spec, selectors: list[str] | None, pools: list[str] | None, budgets: list[int] | None,
+         targets: list[str] | None = None) -> list[CellState]:
     """The run's cells: the requested selectors (default: the spec's), always with the reference
-    rows (random with every seed of the spec, the full pool, the zero-shot base)."""
+    rows (random with every seed of the spec, the full pool, the zero-shot base). On the targeted
+    track, targeted selectors get a cell per target task (default: every target of the spec)."""
     wanted = list(dict.fromkeys([*(selectors or spec.selectors), "random", "full"]))
-    cells, _ = expand(spec, wanted, pools, budgets)
+    cells, _ = expand(spec, wanted, pools, budgets, targets)
     states = [CellState(c, REFERENCE_KINDS.get(c.selector, "selector")) for c in cells]
     for pool in dict.fromkeys(c.pool for c in cells):
         states.append(CellState(Cell(pool, None, ZERO_SHOT, 0), ZERO_SHOT))
@@ -119,7 +121,7 @@ class EvaluateJob:
     spec: Spec
     run_dir: Path
     targets: dict[str, Path | None]
-    benchmarks: list[str]
+    benchmarks: list[str] | dict[str, list[str]]  # one list for all, or per target
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -130,7 +132,8 @@ def select_cell(job: SelectJob) -> StageResult:
     try:
         pool = _pool(job.token, job.spec, job.cell.pool)
         art = run_selection(pool, job.cell.selector, job.cell.budget or len(pool), job.cell.seed, job.run_dir,
-                            cost_model=job.spec.cost_model, spec_id=job.spec.id, limits=job.limits, spec=job.spec)
+                            cost_model=job.spec.cost_model, spec_id=job.spec.id, limits=job.limits, spec=job.spec,
+                            target=job.cell.target)
         result = StageResult(True, (str(art.path / "selection.json"), art.data), extra={"reused": art.reused})
     except SelbenchError as exc:
         result = StageResult(False, reason=str(exc))
@@ -170,6 +173,16 @@ def evaluate_cells(job: EvaluateJob, progress: Callable[[str], None] | None = No
     return result
 
 
+def cell_benchmarks(spec: Spec, cell: Cell) -> list[str]:
+    """What a cell is evaluated on: its target task's benchmarks (a targeted selector's cell), or
+    every grid benchmark (general-track cells; on the targeted track, the references that are
+    compared with every target's selectors)."""
+    if cell.target is None or spec.targeted is None:
+        return list(spec.grid_benchmarks)
+    own = set(spec.targeted.target(cell.target).benchmarks)
+    return [b for b in spec.grid_benchmarks if b in own]
+
+
 # --- the driver ---------------------------------------------------------------------------------
 
 def run_grid(
@@ -184,6 +197,7 @@ def run_grid(
     report: Report = lambda msg, n: None,
     states: list[CellState] | None = None,
     executor: Executor | None = None,
+    targets: list[str] | None = None,
 ) -> RunOutcome:
     """Run the grid with ``executor`` (default: local, every cell in order in this process).
 
@@ -192,7 +206,7 @@ def run_grid(
 
     ex = executor or LocalExecutor()
     local = isinstance(ex, LocalExecutor)
-    states = states if states is not None else plan(spec, selectors, pools, budgets)
+    states = states if states is not None else plan(spec, selectors, pools, budgets, targets)
     run_dir.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
     env = {} if local else forwarded_env()
@@ -236,20 +250,22 @@ def run_grid(
         return _stopped(run_dir, states)
 
     # evaluate: one server for the base and every adapter
-    targets: dict[str, Path | None] = {}
+    models: dict[str, Path | None] = {}
+    benchmarks: dict[str, list[str]] = {}
     for i, st in enumerate(states):
         if st.status == "failed":
             continue
-        targets[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
-    report(f"evaluate {len(targets)} model(s) on {', '.join(spec.grid_benchmarks)}", 0)
-    job = EvaluateJob(spec, run_dir, targets, list(spec.grid_benchmarks), env)
+        models[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
+        benchmarks[f"cell{i}"] = cell_benchmarks(spec, st.cell)
+    report(f"evaluate {len(models)} model(s) on {', '.join(spec.grid_benchmarks)}", 0)
+    job = EvaluateJob(spec, run_dir, models, benchmarks, env)
     if local:  # in this process, with progress messages
         res = evaluate_cells(job, progress=lambda msg: report(msg, 0))
     else:
         res = ex.call("evaluate", evaluate_cells, job)
     if not res.ok:
         for i, st in enumerate(states):
-            if f"cell{i}" in targets:
+            if f"cell{i}" in models:
                 st.fail("evaluate", res.reason or "failed")
         _write_states(run_dir, states)
         return RunOutcome(run_dir, states)
@@ -262,7 +278,7 @@ def run_grid(
         if name not in evals:
             continue
         st.evaluation, st.status, st.stage = evals[name], "done", "evaluate"
-        st.timings["evaluate_s"] = round(elapsed / max(1, len(targets)), 2)
+        st.timings["evaluate_s"] = round(elapsed / max(1, len(models)), 2)
         pool = _pool(token, spec, st.cell.pool)
         sel = selections.get(i)
         rows += result_rows(
@@ -272,6 +288,7 @@ def run_grid(
             selector_version=(sel or {}).get("selector", {}).get("version", "0"),
             seed=st.cell.seed, evaluation_dir=Path(evals[name]), selection=sel,
             selection_path=Path(st.selection) if st.selection else None, training=trainings.get(i),
+            benchmarks=benchmarks[name], target=st.cell.target,
         )
     _write_states(run_dir, states)
     atomic_write_text(run_dir / "results.jsonl", "".join(r.to_json_line() for r in rows))

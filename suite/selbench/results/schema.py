@@ -107,6 +107,7 @@ class ResultRow(_Strict):
     selector_version: str = Field(min_length=1, max_length=64)
     seed: int = Field(ge=0)
     benchmark: str = Field(pattern=NAME)
+    target: str | None = Field(None, pattern=NAME, description="Targeted track: the target task whose query set the selector was given; null for reference rows and the general track.")
     metric: str = Field(pattern=NAME, description="Metric name, e.g. prompt_level_strict_acc; higher is better.")
     score: float = Field(allow_inf_nan=False)
     n_items: int = Field(ge=1)

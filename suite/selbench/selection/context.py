@@ -1,7 +1,8 @@
 """What a selector may use besides the pool: seed, scratch space, cost meter, services.
 
 The context deliberately carries no evaluation data. On the targeted track it carries the
-query set (examples of the target task, never its test items). Services (batched forward
+query set (a :class:`selbench.targeted.query_set.QuerySet`: examples of the target task, never
+its test items), loaded by the selection stage in the parent process. Services (batched forward
 passes, per-example gradients, embeddings, judge generation through vLLM) are attached by the
 stages that provide them and report their tokens/FLOPs to ``meter``.
 

@@ -28,6 +28,14 @@ BUILTIN: dict[str, str] = {
     "alpagasus": "selbench.plugins.alpagasus:AlpagasusSelector",
     "cherry": "selbench.plugins.cherry:CherrySelector",
     "deita": "selbench.plugins.deita:DeitaSelector",
+    # the targeted track (need a targeted spec: a query set and the representations' settings)
+    "less-rr": "selbench.plugins.targeted:LessRoundRobin",
+    "less-dg": "selbench.plugins.targeted:LessDoublyGreedy",
+    "less-uot": "selbench.plugins.targeted:LessUnbalancedOT",
+    "less-knn-unif": "selbench.plugins.targeted:LessKnnUniform",
+    "less-knn-kde": "selbench.plugins.targeted:LessKnnKde",
+    "rds-rr": "selbench.plugins.targeted:RdsRoundRobin",
+    "embed-rr": "selbench.plugins.targeted:EmbedRoundRobin",
 }
 
 

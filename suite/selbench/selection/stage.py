@@ -16,6 +16,7 @@ from typing import Any
 from selbench import __version__
 from selbench.atomic import atomic_directory, atomic_write_json
 from selbench.cost.meter import CostRecord, Usage
+from selbench.errors import SelbenchError
 from selbench.cost.pricing import price
 from selbench.hashing import ids_sha256, sha256_json
 from selbench.pools.pool import Pool
@@ -24,8 +25,13 @@ from selbench.selection.isolation import Limits, raise_failure, run_in_subproces
 from selbench.selection.validate import check_budget, validate_selection
 from selbench.selection.worker import execute
 from selbench.specs.models import CostModelSpec, Spec
+from selbench.targeted.query_set import QuerySetError, load_query_set
 
 SCHEMA = "selbench.selection/v1"
+
+
+class TargetError(SelbenchError):
+    """A targeted selection whose target or query set cannot be used."""
 FILENAME = "selection.json"
 
 
@@ -41,24 +47,33 @@ class SelectionArtifact:
 
 
 def selection_key(pool: Pool, selector: str, params: dict[str, Any], budget: int, seed: int,
-                  models: dict[str, Any] | None = None) -> str:
-    """``models`` (the spec's base model and judge, when a spec is handed to the selector) is
-    part of the key only when given, so keys made without a spec are unchanged."""
+                  models: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> str:
+    """``models`` (the spec's base model and judge, when a spec is handed to the selector) and
+    ``query`` (the target and its query set's fingerprint, on the targeted track) are part of the
+    key only when given, so keys made without them are unchanged."""
     inputs = {"stage": "select", "pool": pool.fingerprint, "selector": selector_identity(selector),
               "params": params, "budget": budget, "seed": seed, "suite_version": __version__}
     if models is not None:
         inputs["models"] = models
+    if query is not None:
+        inputs["query"] = query
     return sha256_json(inputs)
 
 
 def spec_models(spec: Spec) -> dict[str, Any]:
-    """What in a spec a selector's services depend on: the base model and the judge."""
-    return {"base_model": spec.base_model.model_dump(mode="json"),
-            "judge": spec.judge.model_dump(mode="json") if spec.judge is not None else None}
+    """What in a spec a selector's services depend on: the base model, the judge and (targeted
+    track) the representations' settings."""
+    models = {"base_model": spec.base_model.model_dump(mode="json"),
+              "judge": spec.judge.model_dump(mode="json") if spec.judge is not None else None}
+    if spec.targeted is not None:
+        models["targeted"] = spec.targeted.model_dump(mode="json", exclude={"targets"})
+    return models
 
 
-def artifact_dir(out: Path, pool: Pool, selector: str, budget: int, seed: int, key: str) -> Path:
-    return out / "selections" / pool.name / selector_label(selector) / f"b{budget}-s{seed}-{key[:12]}"
+def artifact_dir(out: Path, pool: Pool, selector: str, budget: int, seed: int, key: str,
+                 target: str | None = None) -> Path:
+    label = selector_label(selector) + (f"@{target}" if target else "")
+    return out / "selections" / pool.name / label / f"b{budget}-s{seed}-{key[:12]}"
 
 
 def load_selection(path: str | Path) -> dict[str, Any]:
@@ -83,25 +98,37 @@ def run_selection(
     limits: Limits = Limits(),
     spec: Spec | None = None,
     cache_dir: Path | None = None,
+    target: str | None = None,
 ) -> SelectionArtifact:
     """Select (or reuse) and return the artifact. Raises SelbenchError subclasses on bad input.
 
     ``spec`` hands the spec's base model and judge to the selector's services (model-based
     selectors such as cherry, deita and alpagasus need it); ``cache_dir`` is where per-pool
-    scores are cached (default ``<SELBENCH_CACHE>/scores``).
+    scores are cached (default ``<SELBENCH_CACHE>/scores``). ``target`` (targeted track) names the
+    spec's target task: its query set is loaded here, in the parent, and handed to the selector.
     """
     params = dict(params or {})
-    key = selection_key(pool, selector, params, budget, seed, spec_models(spec) if spec is not None else None)
+    query_set = None
+    if target is not None:
+        if spec is None:
+            raise TargetError(f"target {target!r} needs the targeted spec that defines it (--spec)")
+        try:
+            query_set = load_query_set(spec, target)
+        except QuerySetError as exc:
+            raise TargetError(str(exc)) from None
+    query = None if query_set is None else {"target": target, "query_set": query_set.fingerprint}
+    key = selection_key(pool, selector, params, budget, seed, spec_models(spec) if spec is not None else None, query)
     if spec is not None and spec_id is None:
         spec_id = spec.id
-    folder = artifact_dir(out, pool, selector, budget, seed, key)
+    folder = artifact_dir(out, pool, selector, budget, seed, key, target)
     if (folder / FILENAME).is_file():
         return SelectionArtifact(folder, load_selection(folder), reused=True)
     check_budget(budget, max(budget, 1), pool.name)  # positive integer; the size check needs the class
     request = {"selector": selector, "params": params, "budget": budget, "seed": seed,
                "pool_cache_dir": pool.cache_dir, "scratch_dir": "",
                "spec": spec.model_dump(mode="json") if spec is not None else None,
-               "cache_dir": str(cache_dir) if cache_dir is not None else None}
+               "cache_dir": str(cache_dir) if cache_dir is not None else None,
+               "query_set": query_set.to_json() if query_set is not None else None}
     with atomic_directory(folder) as scratch:
         request["scratch_dir"] = str(scratch / "scratch")
         if isolate:
@@ -135,6 +162,8 @@ def run_selection(
             "budget": budget,
             "size": len(selection.ids),
             "seed": seed,
+            "target": None if query_set is None else {"name": target, "query_set_fingerprint": query_set.fingerprint,
+                                                      "query_items": len(query_set), "provenance": query_set.provenance},
             "ids": selection.ids,
             "ids_sha256": ids_sha256(selection.ids),
             "scores": result["scores"],

@@ -99,6 +99,10 @@ def make_context(request: dict[str, Any]) -> SelectionContext:
     ctx = SelectionContext(seed=request["seed"], scratch_dir=Path(request["scratch_dir"]), spec=spec,
                            base_model=spec.base_model.model_dump(mode="json") if spec is not None else None)
     ctx.services = Services(ctx.meter, spec=spec, cache_dir=request.get("cache_dir"), scratch_dir=ctx.scratch_dir)
+    if request.get("query_set") is not None:
+        from selbench.targeted.query_set import QuerySet
+
+        ctx.query_set = QuerySet.from_json(request["query_set"])
     return ctx
 
 
