@@ -15,7 +15,7 @@ from selbench import __version__
 from selbench.cli import commands_ls, commands_run, commands_select, commands_spec
 from selbench.cli import commands_train
 from selbench.cli import commands_leaderboard, commands_submit
-from selbench.cli import commands_evaluate
+from selbench.cli import commands_evaluate, commands_quantiles
 from selbench.cli.console import err
 from selbench.errors import SelbenchError
 
@@ -67,3 +67,4 @@ commands_train.register(app)
 commands_evaluate.register(app)
 commands_submit.register(app)
 commands_leaderboard.register(app)
+commands_quantiles.register(app)
