@@ -44,7 +44,23 @@ class Builder:
     identity: Callable[[dict[str, Any]], dict[str, Any]]
 
 
-BUILDERS: dict[str, Builder] = {"tiny-llama": Builder(_build_tiny, _tiny_identity)}
+def _build_tiny_encoder(args: dict[str, Any], cache: Path | None) -> Path:
+    from selbench.models.tiny_encoder import build_tiny_encoder
+
+    return build_tiny_encoder(args, cache=cache)
+
+
+def _tiny_encoder_identity(args: dict[str, Any]) -> dict[str, Any]:
+    from selbench.models.tiny_encoder import identity
+
+    return identity(args)
+
+
+BUILDERS: dict[str, Builder] = {
+    "tiny-llama": Builder(_build_tiny, _tiny_identity),
+    # a sentence-transformers folder (EMBED's stand-in for gtr-t5-base), not a causal LM
+    "tiny-sentence-encoder": Builder(_build_tiny_encoder, _tiny_encoder_identity),
+}
 
 
 @dataclass(frozen=True)

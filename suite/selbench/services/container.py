@@ -10,6 +10,7 @@ from selbench.paths import cache_root
 
 if TYPE_CHECKING:
     from selbench.cost.meter import CostMeter
+    from selbench.representations.sentence_embed import SentenceEmbeddingService
     from selbench.services.cache import ScoreCache
     from selbench.services.embed import EmbeddingService
     from selbench.services.forward import ForwardService
@@ -76,6 +77,22 @@ class Services(dict):
         from selbench.services.embed import EmbeddingService
 
         return EmbeddingService(self.model(model), self.meter, **options)
+
+    def sentence_embedder(self, model: ModelSpec | None = None, **options: Any) -> SentenceEmbeddingService:
+        """A sentence-transformers model (EMBED; the spec's ``targeted.embedding_model`` by default),
+        loaded once per process, with its tokens/FLOPs charged to the meter."""
+        from selbench.representations.sentence_embed import SentenceEmbeddingService, load_sentence_model
+        from selbench.services.model import model_key
+
+        if model is None:
+            spec = self.require_spec("the sentence-embedding service")
+            model = spec.targeted.embedding_model if spec.targeted is not None else None
+            if model is None:
+                raise ServiceError(f"spec {spec.name} names no sentence-embedding model (targeted.embedding_model)")
+        key = (model_key(model), "sentence-transformers")
+        if key not in self._models:
+            self._models[key] = load_sentence_model(model, device=self.device)
+        return SentenceEmbeddingService(self._models[key], self.meter, **options)
 
     def judge(self) -> JudgeService:
         """The spec's judge: its API endpoint, else a vLLM server on its model (or the base model)."""
