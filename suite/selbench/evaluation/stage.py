@@ -25,7 +25,7 @@ from selbench.hashing import sha256_json
 from selbench.specs.models import BenchmarkSpec, Spec
 from selbench.suggest import did_you_mean
 
-KINDS = ("ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer")
+KINDS = ("ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer", "lm_eval")
 ALIASES = {"alpaca-eval": "alpaca_eval", "alpacaeval": "alpaca_eval", "query-loss": "query_loss"}
 ADAPTER_NAME = "adapter"
 REPO_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -293,6 +293,10 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
             path = known_answer_file(world)
         return run_known_answer(target, path, records, limit=limit, decoding=spec.decoding,
                                 exact_match=bool(opts.get("exact_match", True)), families=opts.get("families"))
+    if bench.kind == "lm_eval":  # a target task of the targeted track (BBH, GSM8K, MMLU, ...)
+        from selbench.evaluation.target_tasks import run_lm_eval_task
+
+        return run_lm_eval_task(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     if bench.kind in ("ifeval", "openllm"):
         return _run_lm_eval(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     if bench.kind == "alpaca_eval":

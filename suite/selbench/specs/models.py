@@ -200,7 +200,7 @@ class BenchmarkSpec(_Strict):
     """One evaluation; ``options`` are passed to the benchmark's harness wrapper."""
 
     name: str = Field(pattern=_NAME)
-    kind: Literal["ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer"]
+    kind: Literal["ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer", "lm_eval"]
     hub_id: str | None = None
     revision: str | None = None
     path: str | None = None
