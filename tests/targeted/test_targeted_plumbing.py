@@ -91,7 +91,7 @@ def test_the_selector_receives_the_targets_query_set_and_keys_differ(spec, pool,
     assert pet.data["target"]["name"] == "pet"
     assert pet.data["target"]["query_set_fingerprint"] == load_query_set(spec, "pet").fingerprint
     assert pet.data["key"] != city.data["key"] and pet.path != city.path
-    assert "@pet" in str(pet.path)
+    assert "rds" not in str(pet.path) and "-for-pet" in str(pet.path)
     assert pet.data["info"]["first_prompt"] == load_query_set(spec, "pet").items[0].prompt
     assert run_selection(pool, ECHO, 24, 0, tmp_path, spec=spec, target="pet").reused
 

@@ -72,7 +72,7 @@ def spec_models(spec: Spec) -> dict[str, Any]:
 
 def artifact_dir(out: Path, pool: Pool, selector: str, budget: int, seed: int, key: str,
                  target: str | None = None) -> Path:
-    label = selector_label(selector) + (f"@{target}" if target else "")
+    label = selector_label(selector) + (f"-for-{target}" if target else "")
     return out / "selections" / pool.name / label / f"b{budget}-s{seed}-{key[:12]}"
 
 

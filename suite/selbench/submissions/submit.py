@@ -95,6 +95,7 @@ def submit(run_dir: str | Path, *, name: str, authors: list[str], paper: str | N
     for row in rows:
         data = row.model_dump(by_alias=True, mode="json")
         budget = "full" if row.budget is None else f"b{row.budget}"
+        budget += f"-for-{row.target}" if row.target else ""  # targeted track: one selection per target
         src = _inside(run_dir, row.item_scores)
         if str(src) not in copies:
             copies[str(src)] = (src, f"items/{row.kind}-{row.pool}-{budget}-s{row.seed}-{row.benchmark}.jsonl.gz")
