@@ -8,7 +8,9 @@ backward per example); "batched" is ``selbench.representations.less.per_sample``
 LoRA layers, one einsum per layer). Each path runs once untimed (warm-up), then ``--rounds``
 times for throughput (no device syncs; the two paths alternate so that load from other jobs on
 a shared machine hits both alike; the median is reported), then once with a sync around the
-preconditioning and the projection, which gives their share of the time. The last line compares
+preconditioning and the projection, which gives their share of the time. On CPU the examples per
+CPU-second of the process are printed too: on a machine shared with other jobs they move less
+than wall-clock rates. The last line compares
 the two paths' features for the same examples (cosine).
 
 Shapes (random weights, random token ids; labels on the second half of each example):
@@ -121,32 +123,38 @@ def run_shape(name: str, shape: Shape, device: str, targets: str, rounds: int) -
                           mode=mode, **common)
     # the two paths alternate, round after round, so a machine shared with other jobs slows both alike
     rates: dict[str, list[float]] = {mode: [] for mode in sizes}
+    cpu_rates: dict[str, list[float]] = {mode: [] for mode in sizes}
     runs, peaks = {}, {}
     for _ in range(rounds):
         for mode in sizes:
             if device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
+            cpu0 = time.process_time()
             runs[mode] = gradient_features(model, data[mode], proj, batch_size=shape.batch, mode=mode, **common)
             rates[mode].append(sizes[mode] / runs[mode].wall_s)
+            cpu_rates[mode].append(sizes[mode] / max(time.process_time() - cpu0, 1e-9))
             peaks[mode] = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
     timed = {mode: gradient_features(model, data[mode], proj, batch_size=shape.batch, mode=mode, timing=True, **common)
              for mode in sizes}
     print(f"{'mode':<8} {'examples':>8} {'examples/s (median of ' + str(rounds) + ')':>27} {'tokens/s':>10} "
-          f"{'precond %':>10} {'projection %':>13} {'peak GiB':>9}")
+          f"{'examples/CPU-s':>15} {'precond %':>10} {'projection %':>13} {'peak GiB':>9}")
     for mode in sizes:
         rate = float(np.median(rates[mode]))
         t = timed[mode]
-        print(f"{mode:<8} {sizes[mode]:>8} {rate:27.2f} {rate * shape.tokens:10.0f} "
+        print(f"{mode:<8} {sizes[mode]:>8} {rate:27.2f} {rate * shape.tokens:10.0f} {np.median(cpu_rates[mode]):15.2f} "
               f"{100 * t.precondition_s / t.wall_s:10.1f} {100 * t.projection_s / t.wall_s:13.1f} {peaks[mode]:9.1f}")
     loop_rate, batch_rate = (float(np.median(rates[m])) for m in ("loop", "batched"))
     k = sizes["loop"]
     a, b = runs["loop"].features, runs["batched"].features[:k]  # the same examples (same seed)
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     share = 100 * timed["batched"].projection_s / timed["batched"].wall_s
-    print(f"batched / loop: {batch_rate / loop_rate:.2f}x ({batch_rate:.2f} vs {loop_rate:.2f} examples/s, "
+    cpu_ratio = float(np.median(cpu_rates["batched"]) / np.median(cpu_rates["loop"]))
+    print(f"batched / loop: {batch_rate / loop_rate:.2f}x wall ({batch_rate:.2f} vs {loop_rate:.2f} examples/s, "
           f"rounds: batched {', '.join(f'{r:.2f}' for r in rates['batched'])}; "
           f"loop {', '.join(f'{r:.2f}' for r in rates['loop'])}); projection share of the batched time {share:.1f}%; "
           f"cosine(batched, loop) over {k} examples: min {cos.min():.6f}, mean {cos.mean():.6f}")
+    if device == "cpu":
+        print(f"batched / loop per CPU-second (less sensitive to other jobs on a shared machine): {cpu_ratio:.2f}x")
 
 
 def main() -> None:

@@ -22,7 +22,10 @@ EPS = 1e-8
 
 
 def adam_precondition(g: Any, m: Any, v: Any, *, beta1: float = BETA1, beta2: float = BETA2, eps: float = EPS) -> Any:
-    """``m' / sqrt(v' + eps)`` elementwise; ``g`` may carry leading batch dimensions."""
-    m_new = beta1 * m + (1.0 - beta1) * g
-    v_new = beta2 * v + (1.0 - beta2) * g * g
-    return m_new / (v_new + eps).sqrt()
+    """``m' / sqrt(v' + eps)`` elementwise; ``g`` may carry leading batch dimensions.
+
+    Written with in-place operations on the batch-sized temporaries (``g`` itself is not
+    modified): for 7B-shaped LoRA a batch of gradients is ~10^9 numbers, so each pass counts."""
+    num = g.mul(1.0 - beta1).add_(beta1 * m)                          # m'
+    den = g.mul(g).mul_(1.0 - beta2).add_(beta2 * v + eps).sqrt_()   # sqrt(v' + eps)
+    return num.div_(den)
