@@ -295,7 +295,8 @@ class LessSpec(_Strict):
 
     A warm-up LoRA is trained on a random ``warmup_fraction`` of the pool with ``warmup_recipe``
     (checkpoints at every epoch), then per-example LoRA gradients at each checkpoint are
-    projected to ``projection_dim`` with a seeded Rademacher projection and compared by a
+    projected to ``projection_dim`` with a seeded sparse JL projection (CountSketch: the paper
+    used a dense Rademacher one, infeasible for 7B LoRA gradients) and compared by a
     learning-rate-weighted cosine."""
 
     warmup_fraction: float = Field(default=0.05, gt=0.0, le=1.0)
