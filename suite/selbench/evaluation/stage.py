@@ -344,7 +344,10 @@ def _run_lm_eval(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec
     for name, task, shots in plan:
         results = run_tasks(target, [task], include_path=task_dir if local else None, chat=bench.kind == "ifeval",
                             limit=limit, num_fewshot=shots if bench.kind == "openllm" else None,
-                            tokenizer_dir=tokenizer_dir, lora=lora, seed=spec.decoding.seed)
+                            tokenizer_dir=tokenizer_dir, seed=spec.decoding.seed,
+                            # serial whenever the server has LoRA enabled: vLLM's CPU LoRA logits kernel fails on
+                            # batched prompt logprobs even for the base model's requests (cpu-stack.md pitfall 6)
+                            lora=lora or bool(getattr(target.server, "adapters", None)))
         metrics[name] = task_metrics(results, task)
         metrics[name]["num_fewshot"] = shots
         for row in task_records(results, task):
