@@ -9,7 +9,7 @@ Unknown keys are errors (``extra="forbid"``) so a typo never silently becomes a 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -63,7 +63,32 @@ class FieldMapping(_Strict):
         return self
 
 
-class PoolSpec(_Strict):
+class _OneSource(_Strict):
+    """Exactly one of ``hub_id`` (pinned by ``revision``), ``path`` (optionally checked by
+    ``sha256``) or ``generator``: shared by pools and query sets."""
+
+    _what: ClassVar[str] = "source"
+
+    @field_validator("sha256", check_fields=False)
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError("must be 64 lowercase hex characters")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _OneSource:
+        sources = [s for s in ("hub_id", "path", "generator") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ValueError(f"give exactly one of hub_id, path, generator (got {sources or 'none'})")
+        if getattr(self, "hub_id") is not None and not getattr(self, "revision"):
+            raise ValueError(f"a hub {self._what} needs a pinned `revision` (a commit sha or tag)")
+        if getattr(self, "sha256") is not None and getattr(self, "path") is None:
+            raise ValueError(f"`sha256` checks a local `path`; hub {self._what}s are pinned by `revision`")
+        return self
+
+
+class PoolSpec(_OneSource):
     """One candidate pool: exactly one of ``hub_id`` (+ ``revision``), ``path`` or ``generator``."""
 
     name: str = Field(pattern=_NAME)
@@ -81,23 +106,7 @@ class PoolSpec(_Strict):
     subsample_seed: int = 0
     licence: str | None = None
 
-    @field_validator("sha256")
-    @classmethod
-    def _hex(cls, value: str | None) -> str | None:
-        if value is not None and not _SHA256.match(value):
-            raise ValueError("must be 64 lowercase hex characters")
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> PoolSpec:
-        sources = [s for s in ("hub_id", "path", "generator") if getattr(self, s) is not None]
-        if len(sources) != 1:
-            raise ValueError(f"give exactly one of hub_id, path, generator (got {sources or 'none'})")
-        if self.hub_id is not None and not self.revision:
-            raise ValueError("a hub pool needs a pinned `revision` (a commit sha or tag)")
-        if self.sha256 is not None and self.path is None:
-            raise ValueError("`sha256` checks a local `path`; hub pools are pinned by `revision`")
-        return self
+    _what: ClassVar[str] = "pool"
 
 
 class ModelSpec(_Strict):
@@ -238,7 +247,7 @@ class CostModelSpec(_Strict):
     usd_per_1k_api_output_tokens: float = Field(default=0.01, ge=0.0)
 
 
-class QuerySetSpec(_Strict):
+class QuerySetSpec(_OneSource):
     """A target task's query set: a few examples of the task, never its test items.
 
     Exactly one source: ``hub_id`` (+ pinned ``revision``, ``config``, ``split``), ``path`` (a
@@ -259,21 +268,7 @@ class QuerySetSpec(_Strict):
     format: str = "auto"
     limit: int | None = Field(default=None, gt=0)
 
-    @field_validator("sha256")
-    @classmethod
-    def _hex(cls, value: str | None) -> str | None:
-        if value is not None and not _SHA256.match(value):
-            raise ValueError("must be 64 lowercase hex characters")
-        return value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> QuerySetSpec:
-        sources = [s for s in ("hub_id", "path", "generator") if getattr(self, s) is not None]
-        if len(sources) != 1:
-            raise ValueError(f"give exactly one of hub_id, path, generator (got {sources or 'none'})")
-        if self.hub_id is not None and not self.revision:
-            raise ValueError("a hub query set needs a pinned `revision`")
-        return self
+    _what: ClassVar[str] = "query set"
 
 
 class TargetSpec(_Strict):
