@@ -205,7 +205,7 @@ def test_hub_unreachable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(QuerySetError, match="SELBENCH_HUB_MIRROR"):
         load(hub_id="Harvard-DCML/no-such-set-for-selbench-tests", revision="abc", config="bbh")
-    with pytest.raises(QuerySetError, match="pinned by `revision`"):
+    with pytest.raises(ValueError, match="pinned by `revision`"):  # refused by the spec model itself
         load(hub_id=HUB_ID, revision="abc", config="bbh", sha256="0" * 64)
 
 
