@@ -112,7 +112,11 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
 def cost_gain_plot(sel: pd.DataFrame, width: int = 640, height: int = 380) -> dict[str, Any]:
     """Geometry of the cost-vs-gain SVG: x = log10 selection $, y = mean gain; Pareto frontier."""
     pad_l, pad_r, pad_t, pad_b = 60, 20, 20, 45
-    xs = np.log10(np.maximum(sel["selection_usd"].to_numpy(dtype=float), 1e-3))
+    usd = sel["selection_usd"].to_numpy(dtype=float)
+    positive = usd[usd > 0]
+    # free selectors sit one decade below the cheapest paid one (CPU-scale runs cost micro-dollars)
+    floor = 10.0 ** (math.floor(math.log10(positive.min())) - 1) if len(positive) else 1e-3
+    xs = np.log10(np.maximum(usd, floor))
     ys = sel["mean_gain"].to_numpy(dtype=float)
     x0, x1 = (math.floor(xs.min()), math.ceil(xs.max())) if len(xs) else (0, 1)
     if x1 <= x0:
