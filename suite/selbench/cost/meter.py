@@ -45,6 +45,14 @@ class Usage:
             setattr(out, f.name, max(a, b) if f.name.startswith("peak_") else a + b)
         return out
 
+    def since(self, before: Usage) -> Usage:
+        """What was used between the snapshot ``before`` and this one (peaks: this snapshot's)."""
+        out = Usage()
+        for f in fields(Usage):
+            a, b = getattr(self, f.name), getattr(before, f.name)
+            setattr(out, f.name, a if f.name.startswith("peak_") else a - b)
+        return out
+
 
 @dataclass
 class CostRecord:
@@ -172,6 +180,22 @@ class CostMeter:
             self._flush()
             self._phase = previous
             self._current = self._usage[previous]
+
+    @contextmanager
+    def measure_amortised(self) -> Iterator[Usage]:
+        """Like :meth:`amortised`, and the yielded :class:`Usage` is filled, on a normal exit, with
+        what the block used.
+
+        Cached once-per-pool work (score arrays, the LESS warm-up) stores this usage with its
+        result, so that a later cache hit can charge the same amount again.
+        """
+        measured = Usage()
+        with self.amortised():
+            before = self.record().amortised
+            yield measured
+        used = self.record().amortised.since(before)
+        for f in fields(Usage):
+            setattr(measured, f.name, getattr(used, f.name))
 
     # -- reported work (hot path) -------------------------------------------------------------
     def add_tokens(self, tokens: int, flops: float = 0.0) -> None:

@@ -70,16 +70,21 @@ def task_records(results: dict[str, Any], task: str) -> list[dict[str, Any]]:
         resps = sample.get("filtered_resps")
         output = resps[0] if resps and isinstance(resps[0], str) else resps
         metrics = {m: sample.get(m) for m in sample.get("metrics", [])}
-        rows.append({"id": pid, "doc_id": sample.get("doc_id"), "output": _jsonable(output),
-                     "score": _jsonable(metrics), "target": _jsonable(sample.get("target"))})
+        rows.append({"id": pid, "doc_id": sample.get("doc_id"), "output": jsonable(output),
+                     "score": jsonable(metrics), "target": jsonable(sample.get("target"))})
     return rows
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (mappings keyed by str, lists; anything else as ``str``).
+
+    lm-eval's samples hold tuples and other non-JSON objects; the per-item records written from
+    them (here and in :mod:`selbench.evaluation.target_tasks`) must serialise the same way.
+    """
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return str(value)

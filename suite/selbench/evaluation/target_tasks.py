@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from selbench.evaluation.errors import DataMissingError, EvalError
+from selbench.evaluation.harness import jsonable
 from selbench.evaluation.lm_tasks import _need, _write_jsonl
 from selbench.evaluation.scoring import Target
 from selbench.hashing import sha256_file
@@ -329,22 +330,12 @@ def records(plan: Plan, results: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({
                 "id": f"{label}/{sample.get('doc_id')}", "task": label, "doc_id": sample.get("doc_id"),
                 "score": float(value) if isinstance(value, (int, float)) else None,
-                "output": _jsonable(resps[0] if isinstance(resps, list) and resps else resps),
-                "raw_output": _jsonable(raw[0][0] if isinstance(raw, list) and raw and isinstance(raw[0], list)
-                                        and raw[0] else raw),
-                "target": _jsonable(sample.get("target")),
+                "output": jsonable(resps[0] if isinstance(resps, list) and resps else resps),
+                "raw_output": jsonable(raw[0][0] if isinstance(raw, list) and raw and isinstance(raw[0], list)
+                                       and raw[0] else raw),
+                "target": jsonable(sample.get("target")),
             })
     return rows
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value)
 
 
 # ---- the stage's entry point ----------------------------------------------------------------

@@ -26,19 +26,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from selbench.atomic import atomic_directory, atomic_write_json
-from selbench.hashing import sha256_json
+from selbench.atomic import atomic_write_json
+from selbench.models.builder_kit import (
+    META_FILE, TrainLoop, builder_key, cached_build, parse_builder_args, seeded_init,
+)
 from selbench.models.corpus import CORPUS_VERSION, tiny_corpus
-from selbench.models.errors import ModelError
 from selbench.models.padding import right_pad
-from selbench.paths import cache_root
 
 BUILDER_NAME = "tiny-llama"
 # Bump when the builder's output for the same arguments changes.
 BUILDER_VERSION = 1
-META_FILE = "selbench_model.json"
 
 SPECIAL_TOKENS = ("<s>", "</s>", "<unk>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>")
 VLLM_CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
@@ -91,24 +90,11 @@ class TinyLlamaArgs(BaseModel):
 
 
 def parse_args(builder_args: dict[str, Any]) -> TinyLlamaArgs:
-    try:
-        return TinyLlamaArgs.model_validate(builder_args)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'builder_args'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ModelError(f"builder '{BUILDER_NAME}': invalid builder_args: {problems}") from None
+    return parse_builder_args(TinyLlamaArgs, BUILDER_NAME, builder_args)
 
 
 def build_key(args: TinyLlamaArgs) -> str:
-    identity: dict[str, Any] = {"builder": BUILDER_NAME, "builder_version": BUILDER_VERSION,
-                                "corpus_version": CORPUS_VERSION, "args": args.resolved()}
-    if args.pretrain_steps:
-        from selbench.tinyworld.pretrain_corpus import PRETRAIN_CORPUS_VERSION
-
-        identity["pretrain_corpus_version"] = PRETRAIN_CORPUS_VERSION
-    return sha256_json(identity)
+    return builder_key(BUILDER_NAME, BUILDER_VERSION, args.resolved(), trained=bool(args.pretrain_steps))
 
 
 def tiny_chat_template() -> str:
@@ -163,12 +149,7 @@ def _build(args: TinyLlamaArgs, folder: Path) -> None:
         pad_token_id=ids["<pad>"],
         torch_dtype="float32",
     )
-    previous = torch.get_rng_state()
-    torch.manual_seed(args.seed)
-    try:
-        model = LlamaForCausalLM(config).to(torch.float32)
-    finally:
-        torch.set_rng_state(previous)
+    model = seeded_init(args.seed, lambda: LlamaForCausalLM(config).to(torch.float32))
     pretrain_info: dict[str, Any] = {}
     if args.pretrain_steps:
         pretrain_info = pretrain(model, tokenizer, args)
@@ -207,52 +188,25 @@ def pretrain_texts(tokenizer: Any, args: TinyLlamaArgs) -> list[str]:
 
 
 def pretrain(model: Any, tokenizer: Any, args: TinyLlamaArgs) -> dict[str, Any]:
-    """Full training of ``model`` in place (AdamW, warmup + cosine, loss on all tokens)."""
-    import math
+    """Full training of ``model`` in place (:class:`~selbench.models.builder_kit.TrainLoop`, loss on all tokens)."""
     import time
-
-    import torch
 
     texts = pretrain_texts(tokenizer, args)
     # truncated by hand: truncation=True would be stored in the saved tokenizer.json
     encoded = [row[:128] for row in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     pad = tokenizer.pad_token_id
     steps, batch = args.pretrain_steps, args.pretrain_batch_size
-    warmup = max(1, steps // 20)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.pretrain_lr, betas=(0.9, 0.98), weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
-    model.train()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # same arithmetic on every machine; tiny matrices gain nothing from more
     started = time.perf_counter()
-    losses: list[float] = []
-    for step in range(steps):
-        ids, mask = right_pad(encoded[step * batch:(step + 1) * batch], pad)
-        labels = ids.masked_fill(mask == 0, -100)
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-    torch.set_num_threads(threads)
-    model.eval()
-    tail = losses[-max(1, steps // 10):]
+    with TrainLoop(model, args.pretrain_lr, steps) as loop:
+        for step in range(steps):
+            ids, mask = right_pad(encoded[step * batch:(step + 1) * batch], pad)
+            labels = ids.masked_fill(mask == 0, -100)
+            loop.step(model(input_ids=ids, attention_mask=mask, labels=labels).loss)
     return {"steps": steps, "examples": len(texts), "seconds": round(time.perf_counter() - started, 2),
-            "loss_first": round(losses[0], 4), "loss_last": round(sum(tail) / len(tail), 4)}
+            **loop.summary()}
 
 
 def build_tiny_llama(builder_args: dict[str, Any] | None = None, *, cache: Path | None = None) -> Path:
     """The folder of the tiny model for these arguments, built on first use."""
     args = parse_args(builder_args or {})
-    key = build_key(args)
-    folder = (cache or cache_root()) / "models" / f"{BUILDER_NAME}-{key[:16]}"
-    if (folder / META_FILE).is_file():
-        return folder
-    from selbench.models.quiet import quiet_transformers
-
-    with atomic_directory(folder) as scratch, quiet_transformers():
-        _build(args, scratch)
-    return folder
+    return cached_build(BUILDER_NAME, build_key(args), lambda scratch: _build(args, scratch), cache)

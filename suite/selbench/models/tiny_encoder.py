@@ -28,18 +28,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from selbench.atomic import atomic_directory, atomic_write_json
-from selbench.hashing import sha256_json
+from selbench.atomic import atomic_write_json
+from selbench.models.builder_kit import (
+    META_FILE, TrainLoop, builder_key, cached_build, parse_builder_args, seeded_init,
+)
 from selbench.models.corpus import CORPUS_VERSION, tiny_corpus
-from selbench.models.errors import ModelError
-from selbench.paths import cache_root
 
 BUILDER_NAME = "tiny-sentence-encoder"
 # Bump when the builder's output for the same arguments changes.
 BUILDER_VERSION = 1
-META_FILE = "selbench_model.json"
 
 # T5's layout: <pad> = 0, </s> = 1, <unk> = 2; the chat markers stay single tokens.
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>")
@@ -78,24 +77,11 @@ class TinyEncoderArgs(BaseModel):
 
 
 def parse_args(builder_args: dict[str, Any]) -> TinyEncoderArgs:
-    try:
-        return TinyEncoderArgs.model_validate(builder_args)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'builder_args'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ModelError(f"builder '{BUILDER_NAME}': invalid builder_args: {problems}") from None
+    return parse_builder_args(TinyEncoderArgs, BUILDER_NAME, builder_args)
 
 
 def build_key(args: TinyEncoderArgs) -> str:
-    identity: dict[str, Any] = {"builder": BUILDER_NAME, "builder_version": BUILDER_VERSION,
-                                "corpus_version": CORPUS_VERSION, "args": args.resolved()}
-    if args.train_steps:
-        from selbench.tinyworld.pretrain_corpus import PRETRAIN_CORPUS_VERSION
-
-        identity["pretrain_corpus_version"] = PRETRAIN_CORPUS_VERSION
-    return sha256_json(identity)
+    return builder_key(BUILDER_NAME, BUILDER_VERSION, args.resolved(), trained=bool(args.train_steps))
 
 
 def identity(builder_args: dict[str, Any]) -> dict[str, Any]:
@@ -170,45 +156,25 @@ def training_pairs(args: TinyEncoderArgs, tokenizer: Any) -> list[tuple[str, str
 
 def train(model: Any, args: TinyEncoderArgs) -> dict[str, Any]:
     """Contrastive training in place: each text against its positive and the batch's other positives."""
-    import math
     import time
 
     import torch
 
     pairs = training_pairs(args, model.tokenizer)
     steps, batch = args.train_steps, args.train_batch_size
-    warmup = max(1, steps // 20)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.train_lr, betas=(0.9, 0.98), weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
     targets = torch.arange(batch)
-    model.train()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # same arithmetic on every machine; tiny matrices gain nothing from more
     started, cpu_started = time.perf_counter(), time.process_time()
-    losses: list[float] = []
-    try:
+    with TrainLoop(model, args.train_lr, steps) as loop:
         for step in range(steps):
             chunk = pairs[step * batch:(step + 1) * batch]
             q = model(model.preprocess([p[0] for p in chunk]))["sentence_embedding"]
             a = model(model.preprocess([p[1] for p in chunk]))["sentence_embedding"]
             logits = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(a, dim=-1).T
             logits = logits / args.train_temperature
-            loss = 0.5 * (torch.nn.functional.cross_entropy(logits, targets[: len(chunk)])
-                          + torch.nn.functional.cross_entropy(logits.T, targets[: len(chunk)]))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
-    finally:
-        torch.set_num_threads(threads)
-    model.eval()
-    tail = losses[-max(1, steps // 10):]
+            loop.step(0.5 * (torch.nn.functional.cross_entropy(logits, targets[: len(chunk)])
+                             + torch.nn.functional.cross_entropy(logits.T, targets[: len(chunk)])))
     return {"steps": steps, "pairs": len(pairs), "seconds": round(time.perf_counter() - started, 2),
-            "cpu_seconds": round(time.process_time() - cpu_started, 2),
-            "loss_first": round(losses[0], 4), "loss_last": round(sum(tail) / len(tail), 4)}
+            "cpu_seconds": round(time.process_time() - cpu_started, 2), **loop.summary()}
 
 
 def _build(args: TinyEncoderArgs, folder: Path) -> None:
@@ -229,12 +195,7 @@ def _build(args: TinyEncoderArgs, folder: Path) -> None:
         pad_token_id=ids["<pad>"], eos_token_id=ids["</s>"], decoder_start_token_id=ids["<pad>"],
         is_encoder_decoder=False, use_cache=False, tie_word_embeddings=False,
     )
-    previous = torch.get_rng_state()
-    torch.manual_seed(args.seed)
-    try:
-        encoder = T5EncoderModel(config).to(torch.float32)
-    finally:
-        torch.set_rng_state(previous)
+    encoder = seeded_init(args.seed, lambda: T5EncoderModel(config).to(torch.float32))
     # the HF encoder goes through a folder: that is how sentence-transformers' Transformer module loads
     hf_dir = folder / "_hf"
     encoder.save_pretrained(hf_dir, safe_serialization=True)
@@ -256,12 +217,4 @@ def _build(args: TinyEncoderArgs, folder: Path) -> None:
 def build_tiny_encoder(builder_args: dict[str, Any] | None = None, *, cache: Path | None = None) -> Path:
     """The folder of the tiny sentence encoder for these arguments, built on first use."""
     args = parse_args(builder_args or {})
-    key = build_key(args)
-    folder = (cache or cache_root()) / "models" / f"{BUILDER_NAME}-{key[:16]}"
-    if (folder / META_FILE).is_file():
-        return folder
-    from selbench.models.quiet import quiet_transformers
-
-    with atomic_directory(folder) as scratch, quiet_transformers():
-        _build(args, scratch)
-    return folder
+    return cached_build(BUILDER_NAME, build_key(args), lambda scratch: _build(args, scratch), cache)

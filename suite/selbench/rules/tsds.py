@@ -210,28 +210,16 @@ def knn_kde_mass(
     return TsdsMass(probs, lastk + 1 + (rest > 0), float(level), L)
 
 
-def knn_kde(
-    S: Any,
-    k: int,
-    *,
-    pool_neighbours: NeighbourSimilarities,
-    sigma: float = 0.75,
-    kde_k: int = 1000,
-    max_k: int = 5000,
-    alpha: float = 0.01,
-    c: float = 5.0,
-    pool_cap: bool = True,
-    kde_scope: str = "candidates",
-) -> np.ndarray:
+def knn_kde(S: Any, k: int, *, pool_neighbours: NeighbourSimilarities, **options: Any) -> np.ndarray:
     """The first ``k`` pool indices by KNN-KDE probability (int64); see the module doc.
 
     ``pool_neighbours(rows, k, among=...)`` gives pool-pool neighbour similarities, e.g.
     :class:`~selbench.rules.knn_search.PoolNeighbours` over the pool features whose inner product
-    is the similarity. ``kde_scope='candidates'`` (TSDS) looks for each candidate's neighbours
-    among the union of the queries' prefetched neighbours; ``'pool'`` among the whole pool.
+    is the similarity. ``options`` are :func:`knn_kde_mass`'s keywords (``sigma``, ``kde_k``,
+    ``max_k``, ``alpha``, ``c``, ``pool_cap``, ``kde_scope``); their defaults live there only.
+    ``kde_scope='candidates'`` (TSDS) looks for each candidate's neighbours among the union of the
+    queries' prefetched neighbours; ``'pool'`` among the whole pool.
     """
     S = check_similarity(S)
     k = check_budget(k, S.shape[1])
-    mass = knn_kde_mass(S, pool_neighbours=pool_neighbours, sigma=sigma, kde_k=kde_k, max_k=max_k, alpha=alpha,
-                        c=c, pool_cap=pool_cap, kde_scope=kde_scope)
-    return _rank(snap(mass.probs), S, k)
+    return _rank(snap(knn_kde_mass(S, pool_neighbours=pool_neighbours, **options).probs), S, k)

@@ -73,19 +73,12 @@ def uot_mass(S: Any, **options: Any) -> np.ndarray:
     return uot_plan(S, **options).sum(axis=0)
 
 
-def unbalanced_ot(
-    S: Any,
-    k: int,
-    *,
-    reg: float = 0.01,
-    reg_m_pool: float = 1e-4,
-    method: str = "sinkhorn",
-    num_iter_max: int = 1000,
-    stop_thr: float = 1e-6,
-) -> np.ndarray:
-    """The ``k`` pool indices that receive the most UOT mass, most first (int64)."""
+def unbalanced_ot(S: Any, k: int, **options: Any) -> np.ndarray:
+    """The ``k`` pool indices that receive the most UOT mass, most first (int64).
+
+    ``options`` are :func:`uot_plan`'s keywords (``reg``, ``reg_m_pool``, ``method``,
+    ``num_iter_max``, ``stop_thr``); their defaults live there only.
+    """
     S = check_similarity(S)
     k = check_budget(k, S.shape[1])
-    mass = uot_mass(S, reg=reg, reg_m_pool=reg_m_pool, method=method, num_iter_max=num_iter_max,
-                    stop_thr=stop_thr)
-    return order_by_score(snap(mass), k)
+    return order_by_score(snap(uot_mass(S, **options)), k)

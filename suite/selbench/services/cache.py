@@ -2,7 +2,7 @@
 
 Scoring every pool example (judge ratings, IFD, DEITA scores, embeddings) does not depend on the
 budget, so it is done once per (pool fingerprint, model identity, service parameters) and
-reused by every budget and seed. The first computation runs under ``meter.amortised()``; its
+reused by every budget and seed. The first computation runs under ``meter.measure_amortised()``; its
 measured usage is stored with the arrays, and a later hit charges that same stored usage to the
 amortised phase again (a selection's record always shows what its scores cost, whether they
 were computed now or earlier) and says ``cached: true`` in the returned info.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,6 @@ from selbench.cost.meter import CostMeter, Usage
 from selbench.hashing import sha256_json
 
 SCHEMA = "selbench.scores/v1"
-
-
-def _snapshot(meter: CostMeter) -> Usage:
-    return meter.record().amortised
-
-
-def _delta(after: Usage, before: Usage) -> Usage:
-    out = Usage()
-    for f in fields(Usage):
-        a, b = getattr(after, f.name), getattr(before, f.name)
-        setattr(out, f.name, a if f.name.startswith("peak_") else a - b)
-    return out
 
 
 class ScoreCache:
@@ -69,10 +57,8 @@ class ScoreCache:
                 arrays = {k: data[k] for k in data.files}
             self.meter.add_usage(Usage(**meta["usage"]), phase="amortised")
             return arrays, {"cached": True, "key": key, "usage": meta["usage"], **meta.get("extra", {})}
-        with self.meter.amortised():
-            before = _snapshot(self.meter)
+        with self.meter.measure_amortised() as usage:
             arrays = compute()
-        usage = _delta(_snapshot(self.meter), before)
         meta = {"schema": SCHEMA, "name": name, "key": key, "key_parts": key_parts, "usage": asdict(usage),
                 "extra": extra() if extra else {}}
         with atomic_directory(folder) as tmp:

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from selbench.atomic import atomic_directory, atomic_write_json
-from selbench.cost.meter import CostMeter, Usage
+from selbench.cost.meter import Usage
 from selbench.errors import SelbenchError
 from selbench.hashing import ids_sha256
 from selbench.representations.less.per_sample import canonical_name
@@ -160,18 +160,6 @@ def _epoch_snapshots(folder: Path) -> Any:
     return EpochSnapshots()
 
 
-def _snapshot(meter: CostMeter) -> Usage:
-    return meter.record().amortised
-
-
-def _delta(after: Usage, before: Usage) -> Usage:
-    out = Usage()
-    for f in fields(Usage):
-        a, b = getattr(after, f.name), getattr(before, f.name)
-        setattr(out, f.name, a if f.name.startswith("peak_") else a - b)
-    return out
-
-
 def _run(folder: Path, meta: dict[str, Any], cached: bool) -> WarmupRun:
     saved = meta["checkpoints"]
     weights = lr_weights([c["lr_mean"] for c in saved])
@@ -202,14 +190,12 @@ def ensure_warmup(pool: Any, ctx: Any, less: LessSpec) -> WarmupRun:
     selection = {"ids": ids, "ids_sha256": ids_sha256(ids), "budget": len(ids), "seed": less.warmup_seed,
                  "pool": {"name": pool.name, "fingerprint": pool.fingerprint}, "selector": {"name": "less-warmup"}}
     with atomic_directory(folder) as scratch:
-        with meter.amortised():
-            before = _snapshot(meter)
+        with meter.measure_amortised() as usage:
             snapshots = _epoch_snapshots(scratch)
             artifact = run_training(selection, spec, scratch / "run", seed=less.warmup_seed, pool=pool, recipe=recipe,
                                     callbacks=[snapshots], progress=False)
             record = artifact.record
             meter.add_tokens(int(record.get("tokens_seen") or 0), float(record.get("flops") or 0.0))
-        usage = _delta(_snapshot(meter), before)
         shutil.rmtree(scratch / "run", ignore_errors=True)
         if not snapshots.saved:
             raise LessError("the LESS warm-up ran no optimizer step (empty warm-up set?)")
