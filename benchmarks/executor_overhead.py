@@ -1,14 +1,21 @@
 """Grid overhead per cell for the executors (local, Ray, submitit) and a GPU-hours projection.
 
-At the tiny scale (a 60-row jsonl pool, cheap selectors, select stage only) each executor runs
-the same grid twice into a fresh run folder: cold (every selector runs in its isolated worker)
-and warm (every selection is already there, so what is left is scheduling + pool loading +
-artifact I/O: the executor's overhead per cell). Executor start-up (a local Ray cluster) is
-timed separately. Then the full chasing-random-v1 grid's GPU-hours are projected from the
-H100 anchors in ../shared/notes/gpu-anchors.md (training) and a stated assumption (evaluation).
+1. Select stage (a 60-row jsonl pool, cheap selectors): each executor runs the same grid twice
+   into a fresh run folder: cold (every selector runs in its isolated worker) and warm (every
+   selection is already there, so what is left is scheduling + pool loading + artifact I/O:
+   the executor's overhead per cell). Executor start-up (a local Ray cluster) is timed apart.
+2. Select -> train -> evaluate (``--full``, the default): the tiny spec made small, as in
+   tests/executors/test_full_grid_executors.py (an 8-person world, budget 64, random x 3 seeds,
+   longest, the full pool and the zero-shot base, 2 epochs; 5 fine-tunes and one vLLM server
+   evaluating 6 models). Each executor runs it cold into its own folder (the base model and the
+   pool cache are shared and built first), timing each stage's wall time and the seconds spent
+   inside the tasks, then warm (everything reused: the per-cell cost of a rerun). The results
+   tables are checked to be identical across executors.
+3. The full chasing-random-v1 grid's GPU-hours, projected from the H100 anchors in
+   ../shared/notes/gpu-anchors.md (training) and a stated assumption (evaluation).
 
-    python benchmarks/executor_overhead.py                      # ~2-3 minutes on 2 cores
-    python benchmarks/executor_overhead.py --only local --out /tmp/overhead.json
+    python benchmarks/executor_overhead.py                      # ~8-10 minutes on 2 cores
+    python benchmarks/executor_overhead.py --only local --no-full --out /tmp/overhead.json
 """
 
 from __future__ import annotations
@@ -67,6 +74,77 @@ def measure(only: list[str], work: Path) -> dict:
     return out
 
 
+def full_spec():
+    """The tiny spec made small (the full-grid executor test's grid)."""
+    from selbench.specs.loader import load_spec
+    from selbench.specs.models import Spec
+
+    base = load_spec("tiny").model_dump(mode="json")
+    pool = {**base["pools"][0], "generator_args": {**base["pools"][0]["generator_args"], "entities": 8}}
+    return Spec.model_validate({**base, "pools": [pool], "budgets": [64], "random_seeds": [0, 1, 2],
+                                "selectors": ["random", "longest"], "recipe": {**base["recipe"], "epochs": 2}})
+
+
+def _stable_rows(run_dir: Path) -> list[dict]:
+    rows = []
+    for line in (run_dir / "results.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        for stage in ("selection_cost", "finetune_cost"):
+            for phase in ("amortised", "per_budget"):
+                for key in ("usd", "cpu_s", "gpu_s"):
+                    row[stage][phase].pop(key)
+        rows.append(row)
+    return rows
+
+
+def measure_full(only: list[str], work: Path) -> dict:
+    from selbench.executors import make_executor
+    from selbench.models.loader import resolve_base_model
+    from selbench.pipeline.run import plan, run_grid
+
+    spec = full_spec()
+    t0 = time.perf_counter()
+    resolve_base_model(spec.base_model)  # built (pretrained) once, shared by every executor
+    out: dict = {"grid": "tiny, 8-person world, budget 64, random x3 + longest + full + zero-shot, 2 epochs",
+                 "base_model_s": round(time.perf_counter() - t0, 1), "executors": {}}
+    tables = {}
+    for name in only:
+        run_dir = work / f"full-{name}" / "tiny"
+        extra = {"num_cpus": 2} if name == "ray" else {}
+        t0 = time.perf_counter()
+        ex = make_executor(name, run_dir, slurm_cluster="local", slurm_time_min=20, **extra)
+        startup = time.perf_counter() - t0
+        result: dict = {"startup_s": round(startup, 2)}
+        with ex:
+            for phase in ("cold", "warm"):
+                marks: dict[str, float] = {}
+
+                def report(msg: str, _n: int, marks=marks) -> None:
+                    marks.setdefault(msg.split()[0], time.perf_counter())
+
+                states = plan(spec, None, None, None)
+                t0 = time.perf_counter()
+                outcome = run_grid(spec, run_dir, states=states, executor=ex, report=report)
+                end = time.perf_counter()
+                assert not outcome.failed, [(s.cell.label, s.stage, s.reason) for s in outcome.failed]
+                walls = {"select": marks["train"] - t0, "train": marks["evaluate"] - marks["train"],
+                         "evaluate": end - marks["evaluate"]}
+                # seconds measured inside the tasks (evaluation: one task, spread over its models)
+                inside = {stage: sum(s.timings.get(f"{stage}_s", 0.0) for s in outcome.states)
+                          for stage in ("select", "train", "evaluate")}
+                result[phase] = {"wall_s": round(end - t0, 1),
+                                 "stage_wall_s": {k: round(v, 1) for k, v in walls.items()},
+                                 "inside_tasks_s": {k: round(v, 1) for k, v in inside.items()}}
+                if phase == "warm":
+                    result["warm_per_cell_s"] = round((end - t0) / len(states), 3)
+        tables[name] = _stable_rows(run_dir)
+        out["executors"][name] = result
+        print("full", name, json.dumps(result), flush=True)
+    first = next(iter(tables.values()), None)
+    out["identical_results_tables"] = all(t == first for t in tables.values())
+    return out
+
+
 def project(tokens_per_example: int, eval_gpu_h_per_model: float) -> dict:
     """chasing-random-v1: 4 pools x budgets 1k/5k/10k; random (3 seeds) and longest per budget,
     full pool once per pool; LoRA 3 epochs; every adapter + the base evaluated on the battery."""
@@ -102,10 +180,14 @@ def main() -> None:
                     help="padded length per example (max_length 512, no packing: the upper bound)")
     ap.add_argument("--eval-gpu-hours-per-model", type=float, default=0.25,
                     help="assumed, not anchored: the battery on one 7B adapter through a shared vLLM server")
+    ap.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time select -> train -> evaluate on a small tiny-world grid")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="executor-overhead-") as tmp:
         result = measure(args.only, Path(tmp))
+        if args.full:
+            result["full_grid"] = measure_full(args.only, Path(tmp))
     result["projection"] = project(args.tokens_per_example, args.eval_gpu_hours_per_model)
     text = json.dumps(result, indent=2)
     print(text)

