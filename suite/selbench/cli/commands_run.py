@@ -55,6 +55,7 @@ def run(
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
     executor: str = typer.Option("local", "--executor", "-x", help="Where cells run: local (in order, here), ray (Ray tasks) or slurm (submitit job arrays). Artifacts go under --out, which must be shared storage for ray/slurm on several machines."),
+    cpus: int = typer.Option(1, "--cpus", min=1, help="CPU threads per task (every stage runs with exactly this many arithmetic threads, so results do not depend on the executor; 1 is fastest for the tiny model)."),
     gpus: float | None = typer.Option(None, "--gpus", help="GPUs per training/evaluation task for ray/slurm (default: 0 when the spec's cost model says no GPU, else 1)."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="An existing Ray cluster (e.g. ray://head:10001 or auto); default: a local cluster bound to 127.0.0.1."),
     slurm_partition: str | None = typer.Option(None, "--slurm-partition", help="Slurm partition for every job array."),
@@ -83,7 +84,7 @@ def run(
         gpus = 0.0 if the_spec.cost_model.gpu_type.lower().startswith("none") else 1.0
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with err.status(f"starting the {executor} executor…"):
-        ex = make_executor(executor, run_dir, gpus=gpus, ray_address=ray_address, slurm_partition=slurm_partition,
+        ex = make_executor(executor, run_dir, gpus=gpus, cpus=cpus, ray_address=ray_address, slurm_partition=slurm_partition,
                            slurm_time_min=slurm_time, slurm_array_parallelism=slurm_array_parallelism,
                            slurm_cluster=slurm_cluster, slurm_folder=slurm_folder)
     with ex, Progress(*columns, console=err, transient=True) as progress:

@@ -35,8 +35,11 @@ class Records:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.done: dict[str, dict[str, Any]] = {}
+        self._torn = False
         if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            text = path.read_text(encoding="utf-8")
+            self._torn = bool(text) and not text.endswith("\n")  # a killed run's half-written line
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
@@ -45,6 +48,9 @@ class Records:
 
     def add(self, row: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
+            if self._torn:  # end the torn line first, so this row stays readable on its own line
+                fh.write("\n")
+                self._torn = False
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.done[str(row["id"])] = row
 

@@ -139,7 +139,9 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
         adapter = adapters.get(name)
         adapter_info = None if adapter is None else {
             "path": str(adapter.resolve()), "identity": folder_identity(adapter), "r": adapter_rank(adapter)}
-        identity = {"spec": spec.id, "model": resolved.identity, "adapter": adapter_info, "template": template.sha256,
+        # the adapter's content, not where it lies: identical runs (or a moved run folder) share evaluations
+        adapter_key = None if adapter_info is None else {k: v for k, v in adapter_info.items() if k != "path"}
+        identity = {"spec": spec.id, "model": resolved.identity, "adapter": adapter_key, "template": template.sha256,
                     "decoding": spec.decoding.model_dump()}
         key = sha256_json(identity)
         folder = out_dir / "eval" / spec.name / f"{'adapter' if adapter else 'base'}-{key[:12]}"

@@ -201,10 +201,15 @@ def run_grid(
 ) -> RunOutcome:
     """Run the grid with ``executor`` (default: local, every cell in order in this process).
 
-    The executor is not closed here: the caller that made it owns it."""
+    The executor is not closed here: the caller that made it owns it (without one, a local
+    executor is made and entered here, so its guard stops the run's processes if the driver dies)."""
     from selbench.executors.local import LocalExecutor
 
-    ex = executor or LocalExecutor()
+    if executor is None:
+        with LocalExecutor() as own:
+            return run_grid(spec, run_dir, selectors=selectors, pools=pools, budgets=budgets, limits=limits,
+                            stages=stages, report=report, states=states, executor=own, targets=targets)
+    ex = executor
     local = isinstance(ex, LocalExecutor)
     states = states if states is not None else plan(spec, selectors, pools, budgets, targets)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -268,6 +268,8 @@ def run_training(
     key = train_key(ids_sha256(ids), pool.fingerprint, recipe, seed, resolved)
     folder = artifact_dir(out, data, seed, key)
     if (folder / RECORD).is_file():
+        # a kill between the artifact's rename and the work folder's removal leaves the work folder
+        shutil.rmtree(folder.with_name(folder.name + ".work"), ignore_errors=True)
         return TrainArtifact(folder, json.loads((folder / RECORD).read_text("utf-8")), reused=True)
 
     import torch
