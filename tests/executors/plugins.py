@@ -64,3 +64,32 @@ class EnvProbe(Selector):
 
         return Selection(ids=ids, info={"SELBENCH_EVAL_DATA": os.environ.get("SELBENCH_EVAL_DATA"),
                                         "SELBENCH_DENY_READ": os.environ.get("SELBENCH_DENY_READ")})
+
+
+class ShellsOutToEval(Selector):
+    """Reads the evaluation data through ``cat`` in a subprocess, which the audit hook cannot see;
+    reports what it got (the kernel's sandbox must have refused it)."""
+
+    name = "shells_out_to_eval"
+
+    def select(self, pool, budget, ctx):
+        import subprocess
+
+        from selbench.selection import Selection
+
+        proc = subprocess.run(["cat", _target()], capture_output=True, text=True)
+        return Selection(ids=list(pool.data["id"])[:budget],
+                         info={"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr})
+
+
+class PhonesHome(Selector):
+    """Connects to ``PHONE_HOME_PORT`` on the host's loopback (a server the test runs)."""
+
+    name = "phones_home"
+
+    def select(self, pool, budget, ctx):
+        import socket
+
+        with socket.create_connection(("127.0.0.1", int(os.environ["PHONE_HOME_PORT"])), timeout=5) as sock:
+            sock.sendall(b"leak")
+        return list(pool.data["id"])[:budget]

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from selbench.cli.console import err, out
-from selbench.cli.options import MEMORY, OUT, TIMEOUT, limits
+from selbench.cli.options import MEMORY, NETWORK, OUT, TIMEOUT, limits
 from selbench.errors import SelbenchError
 from selbench.executors import EXECUTORS, make_executor
 from selbench.pipeline.cell_state import STAGES
@@ -54,6 +54,7 @@ def run(
     out_dir: Path = OUT,
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
+    selector_network: bool = NETWORK,
     executor: str = typer.Option("local", "--executor", "-x", help="Where cells run: local (in order, here), ray (Ray tasks) or slurm (submitit job arrays). Artifacts go under --out, which must be shared storage for ray/slurm on several machines."),
     cpus: int = typer.Option(1, "--cpus", min=1, help="CPU threads per task (every stage runs with exactly this many arithmetic threads, so results do not depend on the executor; 1 is fastest for the tiny model)."),
     gpus: float | None = typer.Option(None, "--gpus", help="GPUs per training/evaluation task for ray/slurm (default: 0 when the spec's cost model says no GPU, else 1)."),
@@ -73,7 +74,7 @@ def run(
     """
     the_spec = load_spec(spec)
     chosen = _stages(stages)
-    lim = limits(timeout, memory_limit_gb)
+    lim = limits(timeout, memory_limit_gb, selector_network)
     run_dir = out_dir / the_spec.name
     start = time.perf_counter()
     with err.status("planning cells…"):

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from selbench.cli.console import err, out
-from selbench.cli.options import MEMORY, OUT, PARAM, SPEC, TIMEOUT, limits, parse_params
+from selbench.cli.options import MEMORY, NETWORK, OUT, PARAM, SPEC, TIMEOUT, limits, parse_params
 from selbench.cli.pool_arg import resolve_pool_arg
 from selbench.errors import SelbenchError
 from selbench.pools.loader import load_pool
@@ -39,6 +39,7 @@ def select(
     out_dir: Path = OUT,
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
+    selector_network: bool = NETWORK,
     as_json: bool = typer.Option(False, "--json", help="Print the artifact summary as JSON."),
     target: str | None = typer.Option(None, "--target", help="Targeted track: the spec's target task whose query set the selector gets (e.g. --spec tiny-targeted --target pet)."),
 ) -> None:
@@ -55,7 +56,7 @@ def select(
         artifact = run_selection(
             loaded, selector, budget, seed, out_dir, params=parse_params(param),
             cost_model=owner_spec.cost_model if owner_spec else CostModelSpec(),
-            spec_id=owner_spec.id if owner_spec else None, limits=limits(timeout, memory_limit_gb),
+            spec_id=owner_spec.id if owner_spec else None, limits=limits(timeout, memory_limit_gb, selector_network),
             spec=owner_spec, target=target,
         )
     data = artifact.data
@@ -82,6 +83,7 @@ def validate_selector(
     param: list[str] | None = PARAM,
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
+    selector_network: bool = NETWORK,
 ) -> None:
     """Check a selector plugin before you submit it: it loads, runs isolated, returns exactly
     `budget` unique ids from the pool, and is deterministic for a seed."""
@@ -92,7 +94,7 @@ def validate_selector(
     )
     loaded = _load(pool_spec)
     with err.status(f"checking [bold]{escape(selector)}[/] on {escape(loaded.name)} ({len(loaded)} examples)…"):
-        checks, meta = checkup(selector, loaded, budget, parse_params(param), limits(timeout, memory_limit_gb))
+        checks, meta = checkup(selector, loaded, budget, parse_params(param), limits(timeout, memory_limit_gb, selector_network))
     table = Table(title=f"validate-selector {escape(selector)}", title_justify="left")
     table.add_column("check")
     table.add_column("result")

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from selbench.cli.console import err, out
-from selbench.cli.options import MEMORY, TIMEOUT, limits
+from selbench.cli.options import MEMORY, NETWORK, TIMEOUT, limits
 from selbench.errors import SelbenchError
 from selbench.submissions.errors import SubmissionError, VerificationError
 from selbench.submissions.submit import submit as do_submit
@@ -68,10 +68,11 @@ def verify(
     max_selections: int | None = typer.Option(None, "--max-selections", help="Re-run at most this many selections."),
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
+    selector_network: bool = NETWORK,
 ) -> None:
     """Re-run the plugin's selections (isolated) and compare ids_sha256: the only way to 'verified'."""
     with err.status(f"re-running the selections of {escape(submission.name)}…"):
-        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb))
+        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb, selector_network))
     for c in rec["checks"]:
         mark = "[green]same[/]" if c["ok"] else "[red]DIFFERENT[/]"
         out.print(f"{escape(c['pool'])} budget {c['budget']} seed {c['seed']}: {mark} ids_sha256 {c['got'][:16]}")

@@ -16,6 +16,10 @@ SPEC = typer.Option(None, "--spec", "-s", help="Built-in spec name or spec YAML 
 PARAM = typer.Option(None, "--param", "-p", help="Selector parameter as key=value (YAML value); repeatable.")
 TIMEOUT = typer.Option(None, "--timeout", help="Kill the selector after this many seconds.")
 MEMORY = typer.Option(None, "--memory-limit-gb", help="Kill the selector above this resident memory (GiB).")
+NETWORK = typer.Option(False, "--selector-network",
+                       help="Let the selector reach the network (hub downloads, its own API). By default it runs in a "
+                            "network namespace with loopback only, where the kernel allows (a spec whose judge has an "
+                            "api_base always gets the network).")
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -31,8 +35,8 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return params
 
 
-def limits(timeout: float | None, memory_gb: float | None) -> Limits:
+def limits(timeout: float | None, memory_gb: float | None, network: bool = False) -> Limits:
     for name, value in (("--timeout", timeout), ("--memory-limit-gb", memory_gb)):
         if value is not None and value <= 0:
             raise SelbenchError(f"{name} must be positive, got {value}")
-    return Limits(timeout_s=timeout, memory_bytes=int(memory_gb * 2**30) if memory_gb else None)
+    return Limits(timeout_s=timeout, memory_bytes=int(memory_gb * 2**30) if memory_gb else None, network=network)

@@ -5,30 +5,35 @@ process. The worker runs in a new session (so the whole process group can be kil
 resident memory (summed over its process tree) is polled, and a hang, an out-of-memory or a
 crash fails that cell with a clear message while the caller goes on.
 
-Evaluation data is kept out of the worker's reach as far as Linux allows without root:
+Evaluation data and the network are kept out of the worker's reach as far as Linux allows
+without root:
 
-- the worker's environment does not name it (``SELBENCH_EVAL_DATA`` is removed);
-- the worker refuses, through a Python audit hook, to open or list anything under the
-  evaluation data roots (:func:`evaluation_roots`: ``SELBENCH_EVAL_DATA``, ``<SELBENCH_DATA_DIR>/eval``,
-  ``../shared/data/eval`` beside the repo, ``SELBENCH_DENY_READ``); a plugin that tries fails its
-  cell with "tried to read evaluation data" (see :mod:`selbench.selection.worker`);
+- the worker's environment does not name the evaluation data (``SELBENCH_EVAL_DATA`` is removed);
+- it is started through :mod:`selbench.sandbox.launch`, which, before anything is imported,
+  hides the evaluation data roots (:func:`evaluation_roots`: ``SELBENCH_EVAL_DATA``,
+  ``<SELBENCH_DATA_DIR>/eval``, ``../shared/data/eval`` beside the repo, ``SELBENCH_DENY_READ``)
+  with Landlock, so the kernel refuses them to the plugin and to anything it spawns, and moves
+  it into a network namespace with loopback only unless the selection may use the network
+  (:attr:`Limits.network`: a remote API judge in the spec, or ``--selector-network``);
+- inside, a Python audit hook names the attempt, so a plugin that tries to read evaluation data
+  fails its cell with "tried to read evaluation data" (see :mod:`selbench.selection.worker`);
 - the worker dies with the process that started it (``PR_SET_PDEATHSIG``), so a killed driver
-  leaves no selector running on.
+  leaves no selector running on; its temporary files go to a private folder removed afterwards.
 
-Not done here, because it needs root, a container or kernel features that may be off: a
-mount namespace hiding the data (``unshare --user --mount``, unprivileged user namespaces are
-disabled on some distributions), Landlock (kernel >= 5.13, allow-lists only), a network
-namespace (``unshare --net``); in the container the selection step is run with
-``--network none`` and without the evaluation data mounted, which is the real boundary.
+Where the kernel lacks a feature (unprivileged user namespaces off, no Landlock) the worker runs
+without it and ``selection.json`` records that under ``isolation``. In the container the
+selection step also runs with ``--network none`` and without the evaluation data mounted.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +42,7 @@ from typing import Any
 import psutil
 
 from selbench.errors import BudgetError, SelectorError
+from selbench.sandbox.policy import SandboxPolicy
 
 _POLL_S = 0.2
 _LOG_TAIL = 8
@@ -44,8 +50,21 @@ _LOG_TAIL = 8
 
 @dataclass(frozen=True)
 class Limits:
+    """What the selector worker may use: wall-clock seconds, resident bytes, the network."""
+
     timeout_s: float | None = None
     memory_bytes: int | None = None
+    network: bool = False
+
+
+def judge_is_remote(spec_json: dict[str, Any] | None) -> bool:
+    """A spec whose judge is an API endpoint: its selectors need the network."""
+    judge = (spec_json or {}).get("judge") or {}
+    return bool(judge.get("api_base"))
+
+
+def _sandboxed(policy: SandboxPolicy, module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "selbench.sandbox.launch", policy.to_json(), "-m", module, *args]
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -132,27 +151,35 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
     request_path.write_text(json.dumps(request), "utf-8")
     log = workdir / "worker.log"
     label = request["selector"]
-    env = worker_env()
+    policy = SandboxPolicy(deny=tuple(request["deny_read"]),
+                           network=limits.network or judge_is_remote(request.get("spec")))
+    # the worker's temporary files: a folder that exists before the sandbox is made (Landlock
+    # makes new entries in the hidden folders' parents unreachable, /tmp among them in tests)
+    private_tmp = tempfile.mkdtemp(prefix="selbench-worker-")
+    env = {**worker_env(), "TMPDIR": private_tmp}
     start = time.perf_counter()
     cpu_before = _children_cpu()
     peak = 0
-    with open(log, "wb") as log_handle:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "selbench.selection.worker", str(request_path)],
-            stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env, cwd=workdir, preexec_fn=_die_with_parent if _PRCTL is not None else None,
-        )
-        watched = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            peak = max(peak, _tree_rss(watched))
-            elapsed = time.perf_counter() - start
-            if limits.memory_bytes is not None and peak > limits.memory_bytes:
-                _kill_group(proc)
-                raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB (killed)")
-            if limits.timeout_s is not None and elapsed > limits.timeout_s:
-                _kill_group(proc)
-                raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed)")
-            time.sleep(_POLL_S)
+    try:
+        with open(log, "wb") as log_handle:
+            proc = subprocess.Popen(
+                _sandboxed(policy, "selbench.selection.worker", str(request_path)),
+                stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                env=env, cwd=workdir, preexec_fn=_die_with_parent if _PRCTL is not None else None,
+            )
+            watched = psutil.Process(proc.pid)
+            while proc.poll() is None:
+                peak = max(peak, _tree_rss(watched))
+                elapsed = time.perf_counter() - start
+                if limits.memory_bytes is not None and peak > limits.memory_bytes:
+                    _kill_group(proc)
+                    raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB (killed)")
+                if limits.timeout_s is not None and elapsed > limits.timeout_s:
+                    _kill_group(proc)
+                    raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed)")
+                time.sleep(_POLL_S)
+    finally:
+        shutil.rmtree(private_tmp, ignore_errors=True)
     measured = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu_before, "peak_rss_bytes": float(peak)}
     result_path = Path(request["result_path"])
     if not result_path.is_file():
@@ -183,9 +210,10 @@ def _children_cpu() -> float:
 def describe_in_subprocess(selector: str, timeout_s: float = 120.0) -> dict[str, Any]:
     """A selector's metadata, read in a throwaway process (plugin code never runs here)."""
     try:
+        deny = _deny_list()
         proc = subprocess.run(
-            [sys.executable, "-m", "selbench.selection.worker", "--describe", selector,
-             "--deny-read", json.dumps(_deny_list())],
+            _sandboxed(SandboxPolicy(deny=tuple(deny)), "selbench.selection.worker",
+                       "--describe", selector, "--deny-read", json.dumps(deny)),
             capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, env=worker_env(),
         )
     except subprocess.TimeoutExpired:

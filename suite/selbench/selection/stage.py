@@ -169,6 +169,7 @@ def run_selection(
             "scores": result["scores"],
             "info": result["info"],
             "cost": cost.to_dict(),
+            "isolation": result.get("isolation"),
             "suite_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }

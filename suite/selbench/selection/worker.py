@@ -14,8 +14,9 @@ the evaluation data (``SELBENCH_EVAL_DATA`` is removed) and hands it the folders
 into those folders (symlinks resolved) and remembers the attempt, so the cell fails with a clear
 reason even when the plugin swallows the error. An audit hook is a tripwire for honest
 mistakes, not a sandbox: code that spawns ``cat``, uses ctypes or a C extension bypasses it.
-The hard boundary is the container (the evaluation data is not mounted into the selection
-step) or, outside one, what Linux offers without root (see ``isolation.py``).
+The hard boundaries are the kernel's (Landlock and a network namespace, applied by
+:mod:`selbench.sandbox.launch` before this module is imported; what was applied is returned
+as ``isolation``) and, in the container, the container itself.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from selbench.atomic import atomic_write_json
 from selbench.errors import SelbenchError, SelectorError
 from selbench.pools.pool import Pool
+from selbench.sandbox.policy import applied_report
 from selbench.selection.context import SelectionContext
 from selbench.selection.registry import resolve_selector
 from selbench.selection.validate import check_budget, validate_selection
@@ -127,7 +129,7 @@ def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]
                 except SelbenchError:
                     raise
                 except Exception as exc:
-                    raise SelectorError(label, f"raised {type(exc).__name__}: {exc}") from exc
+                    raise SelectorError(label, f"raised {type(exc).__name__}: {exc}{_offline_hint(exc)}") from exc
         finally:
             close = getattr(ctx.services, "close", None)
             if close is not None:
@@ -145,6 +147,7 @@ def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]
             "params": selector.params,
             "ref": ref.__dict__,
             "cost": ctx.meter.record().to_dict(),
+            "isolation": applied_report(),
         }
     except SelectorError as exc:
         if denied_reads() and "evaluation data" not in exc.problem:
@@ -154,6 +157,30 @@ def execute(request: dict[str, Any], pool: Pool | None = None) -> dict[str, Any]
         return {"ok": False, "problem": exc.problem, "traceback": traceback.format_exc()}
     except SelbenchError as exc:
         return {"ok": False, "problem": str(exc), "error_kind": type(exc).__name__, "traceback": traceback.format_exc()}
+
+
+def _offline_hint(exc: BaseException) -> str:
+    """Say why a network call failed when the worker runs without the network."""
+    report = applied_report() or {}
+    if not report.get("network", "").startswith("none"):
+        return ""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if _is_network_error(seen):
+            return (" (selectors run without network: allow it with --selector-network, or give the spec's judge "
+                    "an api_base)")
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    import errno
+    import socket
+    import urllib.error
+
+    unreachable = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.EADDRNOTAVAIL}
+    return isinstance(exc, (ConnectionError, socket.gaierror, urllib.error.URLError)) or (
+        isinstance(exc, OSError) and exc.errno in unreachable)
 
 
 def describe(spec: str) -> dict[str, Any]:

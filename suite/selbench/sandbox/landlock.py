@@ -1,0 +1,136 @@
+"""Hide folders from this process and its children with Landlock (no root needed).
+
+Landlock (Linux >= 5.13) only grants: once a ruleset handles an access right, that right is
+refused everywhere no rule allows it. To hide a folder ``/a/b/eval`` while leaving the rest of
+the machine as it was, the ruleset handles every filesystem right and grants all of them on
+every entry beside the path to it: each child of ``/``, ``/a`` and ``/a/b`` except the ones
+leading to (or being) the hidden folder. What this costs, by construction:
+
+- the ancestors themselves (``/``, ``/a``, ``/a/b``) can no longer be listed, and nothing new
+  can be created directly in them (entries created later in them are unreachable), so callers
+  give the worker a temporary folder that exists before the rules are made
+  (:func:`selbench.selection.isolation.run_in_subprocess` does);
+- everything under a granted entry works as before, mounts included (Landlock checks walk up
+  the path across mount points).
+
+Syscall numbers 444-446 are the same on every architecture (they were added after the tables
+were unified). ABI versions: 2 added REFER (cross-folder rename/link), 3 TRUNCATE, 5 IOCTL_DEV;
+:func:`restrict` handles all that the kernel knows.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+# LANDLOCK_ACCESS_FS_* bits (include/uapi/linux/landlock.h)
+_FILE_RIGHTS_V1 = (1 << 0) | (1 << 1) | (1 << 2)  # EXECUTE, WRITE_FILE, READ_FILE
+_DIR_RIGHTS_V1 = sum(1 << b for b in range(3, 13))  # READ_DIR .. MAKE_SYM
+_REFER, _TRUNCATE, _IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64)]  # the ABI-1 prefix; later fields default to 0
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class LandlockUnavailable(RuntimeError):
+    """The kernel cannot apply the rules (too old, Landlock disabled, not Linux)."""
+
+
+def _libc() -> ctypes.CDLL:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError as exc:  # pragma: no cover - not Linux
+        raise LandlockUnavailable(f"no libc: {exc}") from None
+
+
+def abi_version() -> int:
+    """The Landlock ABI the kernel offers (0: none)."""
+    libc = _libc()
+    version = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    return max(int(version), 0)
+
+
+def _rights(abi: int) -> tuple[int, int]:
+    """(rights for a file, rights for a folder) that this ABI knows."""
+    file_rights = _FILE_RIGHTS_V1 | (_TRUNCATE if abi >= 3 else 0) | (_IOCTL_DEV if abi >= 5 else 0)
+    dir_rights = file_rights | _DIR_RIGHTS_V1 | (_REFER if abi >= 2 else 0)
+    return file_rights, dir_rights
+
+
+def granted_entries(hidden: list[str]) -> list[str]:
+    """Every path beside the way to a hidden folder: what stays reachable.
+
+    Hidden folders inside other hidden folders, and ones that do not exist, are dropped; an
+    ancestor that cannot be listed contributes nothing (it was unreachable already).
+    """
+    roots = sorted({os.path.realpath(h) for h in hidden if h and os.path.exists(h)})
+    roots = [r for r in roots if not any(r != o and r.startswith(o.rstrip(os.sep) + os.sep) for o in roots)]
+    levels: set[str] = set()
+    for root in roots:
+        levels.update(str(p) for p in Path(root).parents)
+    blocked = levels | set(roots)
+    granted: list[str] = []
+    for level in sorted(levels):
+        try:
+            names = sorted(os.listdir(level))
+        except OSError:
+            continue
+        for path in (os.path.join(level, n) for n in names):
+            real = os.path.realpath(path)  # a link beside the way may point back onto it
+            if path in blocked or real in blocked or _under(real, roots):
+                continue
+            granted.append(path)
+    return granted
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def restrict(hidden: list[str]) -> int:
+    """Hide ``hidden`` from this thread and every process started after; return the ABI used.
+
+    Call it while the process has one thread (a ruleset binds the calling thread and what it
+    creates later). Raises :class:`LandlockUnavailable` when the kernel cannot do it.
+    """
+    abi = abi_version()
+    if abi < 1:
+        raise LandlockUnavailable(f"the kernel offers no Landlock ({os.strerror(ctypes.get_errno()) or 'ABI 0'})")
+    libc = _libc()
+    file_rights, dir_rights = _rights(abi)
+    attr = _RulesetAttr(handled_access_fs=dir_rights)
+    ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+                           ctypes.c_uint32(0))
+    if ruleset < 0:
+        raise LandlockUnavailable(f"landlock_create_ruleset: {os.strerror(ctypes.get_errno())}")
+    try:
+        for path in granted_entries(hidden):
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # vanished, or a dangling link: nothing to grant
+            try:
+                rule = _PathBeneathAttr(allowed_access=dir_rights if os.path.isdir(path) else file_rights, parent_fd=fd)
+                if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
+                    raise LandlockUnavailable(f"landlock_add_rule({path}): {os.strerror(ctypes.get_errno())}")
+            finally:
+                os.close(fd)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise LandlockUnavailable(f"prctl(NO_NEW_PRIVS): {os.strerror(ctypes.get_errno())}")
+        if libc.syscall(_SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) < 0:
+            raise LandlockUnavailable(f"landlock_restrict_self: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(ruleset)
+    return abi
