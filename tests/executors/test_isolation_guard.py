@@ -13,41 +13,22 @@ from pathlib import Path
 import pytest
 
 from selbench.errors import SelectorError
-from selbench.pools import load_pool
 from selbench.selection.isolation import evaluation_roots
 from selbench.selection.stage import run_selection
-from selbench.specs.models import PoolSpec
 from sb_testing import alpaca_rows, write_jsonl
 
 PLUGINS = Path(__file__).with_name("plugins.py")
 SHARED_EVAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "eval"
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory: pytest.TempPathFactory):
-    path = write_jsonl(tmp_path_factory.mktemp("pool") / "pool.jsonl", alpaca_rows(40))
-    return load_pool(PoolSpec(name="g", path=str(path)))
-
-
-@pytest.fixture()
-def eval_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "evaldata"
-    (folder / "ifeval").mkdir(parents=True)
-    (folder / "ifeval" / "input_data.jsonl").write_text('{"prompt": "secret"}\n')
-    monkeypatch.setenv("SELBENCH_EVAL_DATA", str(folder))
-    return folder
-
-
-def test_reading_the_eval_data_folder_fails_the_cell(pool, eval_folder: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(eval_folder / "ifeval" / "input_data.jsonl"))
+def test_reading_the_eval_data_folder_fails_the_cell(pool, eval_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(SelectorError, match="evaluation data") as info:
         run_selection(pool, f"{PLUGINS}:ReadsEval", 5, 0, tmp_path / "out")
     assert "input_data.jsonl" in str(info.value)
     assert not list((tmp_path / "out").glob("selections/**/selection.json"))
 
 
-def test_a_plugin_that_swallows_the_refusal_still_fails(pool, eval_folder: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(eval_folder / "ifeval" / "input_data.jsonl"))
+def test_a_plugin_that_swallows_the_refusal_still_fails(pool, eval_folder: Path, tmp_path: Path) -> None:
     with pytest.raises(SelectorError, match="tried to read evaluation data"):
         run_selection(pool, f"{PLUGINS}:SwallowsEval", 5, 0, tmp_path / "out")
 

@@ -16,11 +16,9 @@ from pathlib import Path
 import pytest
 
 from selbench.errors import SelectorError
-from selbench.pools import load_pool
 from selbench.sandbox.landlock import abi_version, granted_entries
 from selbench.selection.isolation import Limits
 from selbench.selection.stage import run_selection
-from selbench.specs.models import PoolSpec
 from sb_testing import alpaca_rows, assert_user_error, run_cli, write_jsonl
 
 PLUGINS = Path(__file__).with_name("plugins.py")
@@ -32,22 +30,6 @@ def _userns_ok() -> bool:
 
 LANDLOCK = pytest.mark.skipif(abi_version() < 1, reason="this kernel offers no Landlock")
 NETNS = pytest.mark.skipif(not _userns_ok(), reason="unprivileged user + network namespaces are disabled here")
-
-
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory: pytest.TempPathFactory):
-    path = write_jsonl(tmp_path_factory.mktemp("pool") / "pool.jsonl", alpaca_rows(30))
-    return load_pool(PoolSpec(name="g", path=str(path)))
-
-
-@pytest.fixture()
-def eval_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "evaldata" / "ifeval" / "input_data.jsonl"
-    target.parent.mkdir(parents=True)
-    target.write_text('{"prompt": "the secret test prompt"}\n')
-    monkeypatch.setenv("SELBENCH_EVAL_DATA", str(tmp_path / "evaldata"))
-    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(target))
-    return target
 
 
 def test_granted_entries_skip_the_way_to_hidden_folders_and_links_onto_it(tmp_path: Path) -> None:
@@ -66,17 +48,17 @@ def test_granted_entries_skip_the_way_to_hidden_folders_and_links_onto_it(tmp_pa
 
 
 @LANDLOCK
-def test_a_plugin_shelling_out_to_read_eval_data_gets_nothing(pool, eval_file: Path, tmp_path: Path) -> None:
+def test_a_plugin_shelling_out_to_read_eval_data_gets_nothing(pool, eval_folder: Path, tmp_path: Path) -> None:
     art = run_selection(pool, f"{PLUGINS}:ShellsOutToEval", 5, 0, tmp_path / "out")
     info = art.data["info"]
     assert "secret" not in info["stdout"]
     assert info["returncode"] != 0 and "Permission denied" in info["stderr"]
     assert art.data["isolation"]["filesystem"].startswith("evaluation data hidden (Landlock ABI")
-    assert eval_file.read_text().startswith('{"prompt"')  # still there for the evaluation stage
+    assert (eval_folder / "ifeval" / "input_data.jsonl").read_text().startswith('{"prompt"')  # still there for the evaluation stage
 
 
 @LANDLOCK
-def test_without_the_sandbox_the_same_plugin_reads_it(pool, eval_file: Path, tmp_path: Path,
+def test_without_the_sandbox_the_same_plugin_reads_it(pool, eval_folder: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: the previous test passes because of the sandbox, not because cat failed."""
     monkeypatch.setenv("SELBENCH_SANDBOX", "off")

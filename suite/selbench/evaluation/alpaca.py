@@ -9,7 +9,8 @@
      from the pooled outputs of the random-subset models (``options.random_outputs``: their
      ``model_outputs.json`` files), so 50 means parity with random.
 3. Raw win rate (``get_winrate``). Length-controlled win rate needs alpaca-eval's ``df_gamed.csv``
-   (a hub download); it is computed only when ``options.lc_df_gamed`` points at a local copy, and
+   (a hub download); it is computed only when ``options.lc_df_gamed`` (or the environment's
+   ``SELBENCH_ALPACA_EVAL_DF_GAMED``, set in the Docker image) points at a local copy, and
    the summary says so otherwise. Annotations are cached per judge in
    ``cache_root()/alpaca_eval/<judge key>/annotations.json`` (alpaca-eval keys them by pair).
    Judge outputs that cannot be parsed (no preference) are counted and reported, not fatal.
@@ -147,7 +148,8 @@ def annotate(model_outputs: list[dict[str, Any]], reference: list[dict[str, Any]
     result["length_controlled_winrate"] = None
     if lc_df_gamed is None:
         result["length_controlled_status"] = ("not computed: alpaca-eval's df_gamed.csv (a hub download) is not "
-                                              "provisioned locally; set options.lc_df_gamed to a local copy")
+                                              "provisioned locally; set options.lc_df_gamed (or "
+                                              "SELBENCH_ALPACA_EVAL_DF_GAMED) to a local copy")
     elif parseable.any():
         result.update(_lc_winrate(df[parseable], lc_df_gamed))
     result["annotations"] = df.to_dict(orient="records")

@@ -407,7 +407,7 @@ def _run_alpaca(bench: BenchmarkSpec, target: Target, bdir: Path, records: Recor
                        "logit_bias": bias})
     annotator = write_annotator(bdir / "judge", base_url=judge_url, model=judge_model, logit_bias=bias)
     fit = _judge_fitter(target.tokenizer, annotator / "alpaca_eval_clf.txt", target.max_len) if self_judge else None
-    lc = bench.options.get("lc_df_gamed")
+    lc = bench.options.get("lc_df_gamed") or os.environ.get("SELBENCH_ALPACA_EVAL_DF_GAMED")  # the image bakes it
     results: dict[str, Any] = {}
     for ref in refs:
         if ref == "standard":
