@@ -62,8 +62,8 @@ class EnvProbe(Selector):
         ids = list(pool.data["id"])[:budget]
         from selbench.selection import Selection
 
-        return Selection(ids=ids, info={"SELBENCH_EVAL_DATA": os.environ.get("SELBENCH_EVAL_DATA"),
-                                        "SELBENCH_DENY_READ": os.environ.get("SELBENCH_DENY_READ")})
+        names = ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ", "OPENAI_API_KEY", "HF_TOKEN")
+        return Selection(ids=ids, info={name: os.environ.get(name) for name in names})
 
 
 class ShellsOutToEval(Selector):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from selbench.errors import SelectorError
-from selbench.selection.isolation import evaluation_roots
+from selbench.selection.isolation import Limits, evaluation_roots
 from selbench.selection.stage import run_selection
 from sb_testing import alpaca_rows, write_jsonl
 
@@ -42,9 +42,16 @@ def test_listing_the_shared_eval_folder_fails_without_any_env(pool, tmp_path: Pa
         run_selection(pool, f"{PLUGINS}:ReadsEval", 5, 0, tmp_path / "out")
 
 
-def test_the_worker_environment_does_not_name_eval_data(pool, eval_folder: Path, tmp_path: Path) -> None:
+def test_the_worker_environment_names_no_eval_data_and_offline_no_credentials(
+        pool, eval_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_test_secret")
     art = run_selection(pool, f"{PLUGINS}:EnvProbe", 5, 0, tmp_path / "out")
-    assert art.data["info"] == {"SELBENCH_EVAL_DATA": None, "SELBENCH_DENY_READ": None}
+    assert art.data["info"] == {"SELBENCH_EVAL_DATA": None, "SELBENCH_DENY_READ": None,
+                                "OPENAI_API_KEY": None, "HF_TOKEN": None}
+    online = run_selection(pool, f"{PLUGINS}:EnvProbe", 5, 0, tmp_path / "online", limits=Limits(network=True))
+    assert online.data["info"]["OPENAI_API_KEY"] == "sk-test-secret"  # an API selector needs its key
+    assert online.data["info"]["SELBENCH_EVAL_DATA"] is None
 
 
 _DRIVER = """

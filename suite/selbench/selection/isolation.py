@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -135,9 +136,15 @@ def _deny_list(*keep: str | None) -> list[str]:
             if not any(k == r or k.startswith(r.rstrip(os.sep) + os.sep) for k in kept)]
 
 
-def worker_env() -> dict[str, str]:
-    """The worker's environment: this one without the variables that name evaluation data."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ")}
+_SECRET = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
+
+
+def worker_env(network: bool = False) -> dict[str, str]:
+    """The worker's environment: this one without the variables that name evaluation data and,
+    for a worker without network, without credentials (``*_API_KEY``, ``*_TOKEN``, ...): offline
+    they are of no use to it, and whatever a selector returns in ``info`` is published."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ")
+           and (network or not _SECRET.search(k))}
     return {**env, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -156,7 +163,7 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
     # the worker's temporary files: a folder that exists before the sandbox is made (Landlock
     # makes new entries in the hidden folders' parents unreachable, /tmp among them in tests)
     private_tmp = tempfile.mkdtemp(prefix="selbench-worker-")
-    env = {**worker_env(), "TMPDIR": private_tmp}
+    env = {**worker_env(policy.network), "TMPDIR": private_tmp}
     start = time.perf_counter()
     cpu_before = _children_cpu()
     peak = 0
