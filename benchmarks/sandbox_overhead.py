@@ -81,7 +81,7 @@ def main() -> int:
     print(f"sandbox on : {report[True]}")
     print(f"sandbox off: {report[False]}")
     print(f"one isolated selection (median of {args.rounds}): sandbox on {on:.3f} s, off {off:.3f} s, "
-          f"ratio {on / off:.2f}x (+{on - off:+.3f} s)")
+          f"ratio {on / off:.2f}x ({on - off:+.3f} s)")
     base = statistics.median(launch["plain python"])
     for name, values in launch.items():
         med = statistics.median(values)
