@@ -51,7 +51,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     from selbench.pools import load_pool
-    from selbench.selection.isolation import _deny_list
+    from selbench.selection.isolation import evaluation_roots
     from selbench.specs.models import PoolSpec
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,7 +67,7 @@ def main() -> int:
                 seconds, iso = _timed_selection(pool, Path(tmp) / f"r{r}-{sandbox}", sandbox)
                 times[sandbox].append(seconds)
                 report[sandbox] = iso
-        deny = _deny_list()
+        deny = evaluation_roots()
         policies = {"plain python": None,
                     "network namespace only": json.dumps({"deny": [], "network": False}),
                     "Landlock only": json.dumps({"deny": deny, "network": True}),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from pathlib import Path
 
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
@@ -56,7 +57,9 @@ def _libc() -> ctypes.CDLL:
 
 
 def abi_version() -> int:
-    """The Landlock ABI the kernel offers (0: none)."""
+    """The Landlock ABI the kernel offers (0: none, or not Linux: the syscall number means nothing there)."""
+    if not sys.platform.startswith("linux"):
+        return 0
     libc = _libc()
     version = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
     return max(int(version), 0)
@@ -76,7 +79,7 @@ def granted_entries(hidden: list[str]) -> list[str]:
     ancestor that cannot be listed contributes nothing (it was unreachable already).
     """
     roots = sorted({os.path.realpath(h) for h in hidden if h and os.path.exists(h)})
-    roots = [r for r in roots if not any(r != o and r.startswith(o.rstrip(os.sep) + os.sep) for o in roots)]
+    roots = [r for r in roots if not _under(r, roots)]
     levels: set[str] = set()
     for root in roots:
         levels.update(str(p) for p in Path(root).parents)
