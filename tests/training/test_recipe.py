@@ -35,6 +35,7 @@ def _spec_with_recipe(tmp_path: Path, **recipe_changes: object) -> Path:
         ({"per_device_batch_size": 64}, "exceeds effective_batch_size"),
         ({"lora": {"target_modules": []}}, "at least one module"),
         ({"precision": "fp8"}, "recipe.precision"),
+        ({"packing": "constant"}, "recipe.packing"),
         ({"epochs_typo": 3}, "recipe.epochs_typo"),
     ],
 )
@@ -47,10 +48,18 @@ def test_bad_recipes_are_spec_errors(tmp_path: Path, changes: dict[str, object],
 
 def test_builtin_recipes_are_the_papers() -> None:
     cr = load_spec("chasing-random-v1").recipe
-    assert (cr.template, cr.epochs, cr.learning_rate, cr.effective_batch_size, cr.max_length, cr.packing, cr.loss_on) == (
-        "chasing-random", 3, 2e-5, 128, 512, True, "all")
+    assert (cr.template, cr.epochs, cr.effective_batch_size, cr.max_length, cr.packing, cr.loss_on) == (
+        "chasing-random", 3, 128, 512, "constant_length", "all")
     tis = load_spec("targeted-v1").recipe
-    assert (tis.template, tis.epochs, tis.lr_scheduler, tis.loss_on, tis.packing) == ("tulu", 2, "linear", "response", False)
+    assert (tis.template, tis.epochs, tis.lr_scheduler, tis.loss_on, tis.packing) == ("tulu", 2, "linear", "response", "none")
+    # LoRA at QLoRA's r64/alpha16 rate, 10x the papers' full fine-tuning 2e-5 (issue 19)
+    for recipe in (cr, tis):
+        assert (recipe.method, recipe.lora.r, recipe.lora.alpha, recipe.learning_rate) == ("lora", 64, 16, 2e-4)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, "padding_free"), (False, "none"), ("constant_length", "constant_length")])
+def test_packing_accepts_the_old_booleans(value: object, expected: str) -> None:
+    assert RecipeSpec(name="r", template="tiny-chat", packing=value).packing == expected
 
 
 @pytest.mark.parametrize(("eff", "per_device", "devices"), [(128, 8, 1), (128, 8, 8), (32, 12, 1), (32, 32, 1), (96, 8, 4), (128, 2, 1)])

@@ -159,10 +159,20 @@ class RecipeSpec(_Strict):
 
     ``effective_batch_size`` is examples per optimizer step over all devices; gradient
     accumulation is derived from it, ``per_device_batch_size`` and the device count at run time,
-    so results do not depend on the number of GPUs. ``packing`` is padding-free batching
-    (examples are concatenated into one row and never attend to each other). ``template`` is a
-    prompt template of ``selbench.training.templates``; it is saved with the adapter.
-    ``precision: auto`` is bf16 on GPUs that support it and fp32 on CPU.
+    so results do not depend on the number of GPUs. ``packing``:
+
+    - ``none``: each example truncated at ``max_length``, micro-batches padded;
+    - ``padding_free`` (``true`` in older specs): each example truncated at ``max_length``, a
+      micro-batch's examples concatenated into one row with restarting position ids (no padding);
+    - ``constant_length``: the paper's packing (TRL ``packing=True``): all examples concatenated
+      and cut into ``max_length`` blocks, nothing truncated; a training row, and so the unit of
+      ``effective_batch_size``/``per_device_batch_size``, is a block. Position ids restart per
+      example, so packed examples never attend to each other (``selbench.training.packing``).
+
+    ``template`` is a prompt template of ``selbench.training.templates``; it is saved with the
+    adapter. ``precision: auto`` is bf16 on GPUs that support it and fp32 on CPU. ``method: full``
+    trains every weight (the papers' own method: lr 2e-5, bf16; pair it with
+    ``gradient_checkpointing`` and ``optimizer: adamw_torch_fused`` or ``adamw_8bit`` on one GPU).
     """
 
     name: str
@@ -177,7 +187,7 @@ class RecipeSpec(_Strict):
     effective_batch_size: int = Field(default=128, gt=0)
     per_device_batch_size: int = Field(default=8, gt=0)
     max_length: int = Field(default=512, gt=0)
-    packing: bool = True
+    packing: Literal["none", "padding_free", "constant_length"] = "padding_free"
     loss_on: Literal["response", "all"] = "response"
     weight_decay: float = Field(default=0.0, ge=0.0)
     max_grad_norm: float = Field(default=1.0, gt=0)
@@ -193,6 +203,16 @@ class RecipeSpec(_Strict):
 
         if value not in TEMPLATE_NAMES:
             raise ValueError(f"unknown prompt template '{value}'{did_you_mean(value, TEMPLATE_NAMES)}")
+        return value
+
+    @field_validator("packing", mode="before")
+    @classmethod
+    def _packing_bool(cls, value: Any) -> Any:
+        # specs written before constant-length packing existed say true/false
+        if value is True:
+            return "padding_free"
+        if value is False:
+            return "none"
         return value
 
     @model_validator(mode="after")

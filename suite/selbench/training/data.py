@@ -5,7 +5,9 @@ pool is the one the selection was made on); ``tokenize_rows`` renders each conve
 recipe's template through ``tokenizer.apply_chat_template(..., return_assistant_tokens_mask=True)``
 and labels only the ``{% generation %}`` spans when ``loss_on == "response"`` (every other token
 gets -100), or every token when ``loss_on == "all"``. Rows are truncated to ``max_length``; a row
-left with no labelled token is dropped (as the targeted paper's code does) and counted.
+left with no labelled token is dropped (as the targeted paper's code does) and counted. With
+``packing: constant_length`` nothing is truncated: the rows are packed into ``max_length`` blocks
+(``selbench.training.packing``) and the dataset's rows are those blocks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datasets
 from selbench.errors import SelbenchError
 from selbench.pools.pool import Pool
 from selbench.specs.models import RecipeSpec
+from selbench.training.packing import pack_examples
 from selbench.training.templates import Template
 
 IGNORE_INDEX = -100
@@ -35,6 +38,12 @@ class DataStats:
     tokens: int = 0
     label_tokens: int = 0
     max_len: int = 0
+    # constant-length packing only: training rows (blocks), examples spread over two or more
+    # blocks, and labelled first tokens of continuation pieces (nothing in their block predicts them)
+    blocks: int | None = None
+    pieces: int | None = None
+    cut_examples: int | None = None
+    lost_label_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,8 +81,10 @@ def _conversation(row: dict[str, Any], template: Template) -> list[dict[str, str
 def tokenize_rows(
     rows: datasets.Dataset, tokenizer: Any, template: Template, recipe: RecipeSpec, batch_size: int = 256,
 ) -> tuple[datasets.Dataset, DataStats]:
-    """``input_ids`` and ``labels`` per example (no padding), plus statistics."""
+    """``input_ids`` and ``labels`` per example (no padding), plus statistics; with constant-length
+    packing, ``input_ids``/``labels``/``position_ids`` per ``max_length`` block instead."""
     stats = DataStats()
+    pack = recipe.packing == "constant_length"
     input_ids: list[list[int]] = []
     labels: list[list[int]] = []
     for start in range(0, len(rows), batch_size):
@@ -90,7 +101,7 @@ def tokenize_rows(
                 lab = [tok if m else IGNORE_INDEX for tok, m in zip(ids, masks[j])]
             else:
                 lab = list(ids)
-            if len(ids) > recipe.max_length:
+            if len(ids) > recipe.max_length and not pack:
                 stats.truncated += 1
                 ids, lab = ids[: recipe.max_length], lab[: recipe.max_length]
             # position 0 is never predicted (labels are shifted inside the model)
@@ -109,5 +120,13 @@ def tokenize_rows(
             f"no trainable example left: all {len(rows)} rows have no response token within "
             f"max_length={recipe.max_length}"
         )
+    if pack:
+        packed = pack_examples(zip(input_ids, labels), recipe.max_length)
+        stats.blocks, stats.cut_examples = packed.stats.blocks, packed.stats.cut_examples
+        stats.pieces = packed.stats.pieces
+        stats.lost_label_tokens = packed.stats.lost_label_tokens
+        stats.label_tokens = packed.stats.label_tokens
+        return datasets.Dataset.from_dict({"input_ids": packed.input_ids, "labels": packed.labels,
+                                           "position_ids": packed.position_ids}), stats
     data = datasets.Dataset.from_dict({"input_ids": input_ids, "labels": labels})
     return data, stats

@@ -18,8 +18,17 @@ position, as transformers' Trainer restores them) and the work folder is removed
 
 The trainer is transformers' ``Trainer`` with peft: on the tiny CPU scale it measured about
 3x faster per step than TRL's ``SFTTrainer`` (``benchmarks/train_speed.py``), and masking
-(``{% generation %}`` spans via ``apply_chat_template``) and padding-free packing
-(``DataCollatorWithFlattening``) come from transformers itself.
+(``{% generation %}`` spans via ``apply_chat_template``) and padding-free batching
+(``DataCollatorWithFlattening``) come from transformers itself; constant-length packing is
+``selbench.training.packing`` (blocks with restarting position ids, no attention mask).
+
+``method: full`` trains every weight and saves a complete model folder (``model/``: weights,
+config, tokenizer with the training chat template). The weights are trained in fp32 (master
+weights) under bf16/fp16 autocast even when the spec loads the base in bf16: a bf16 weight
+cannot hold a 2e-5-sized update (its spacing near 1.0 is 2^-7), so pure-bf16 training would
+silently round most steps away. The evaluation stage serves LoRA adapters on the base model
+through vLLM ``--enable-lora`` and does not yet serve a full model folder; evaluate one by
+pointing a spec's ``base_model.path`` at it (see the README's fine-tuning section).
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from selbench.models.quiet import quiet_transformers
 from selbench.pools.pool import Pool
 from selbench.specs.models import ModelSpec, PoolSpec, RecipeSpec, Spec
 from selbench.training.data import SelectionMismatchError, selection_rows, tokenize_rows
+from selbench.training.packing import BlockCollator
 from selbench.training.templates import get_template
 
 SCHEMA = "selbench.training/v1"
@@ -54,6 +64,8 @@ RECORD = "training.json"
 ADAPTER_META = "selbench_adapter.json"
 _COST_SNAPSHOT = "selbench_cost.json"
 _CHECKPOINTS = "checkpoints"
+_PACKING_IMPL = {"none": None, "padding_free": "DataCollatorWithFlattening",
+                 "constant_length": "selbench.training.packing (constant-length blocks)"}
 
 
 class RecipeError(SelbenchError):
@@ -292,6 +304,9 @@ def run_training(
         set_seed(seed)
         model = load_base_model(resolved, device=device, attn_implementation=attn)
         model.config.use_cache = False
+        saved_dtype = next(model.parameters()).dtype
+        if recipe.method == "full" and saved_dtype in (torch.bfloat16, torch.float16):
+            model = model.float()  # fp32 master weights; the forward runs under bf16/fp16 autocast
         total_params = sum(p.numel() for p in model.parameters())
         if recipe.method == "lora":
             from peft import LoraConfig, get_peft_model
@@ -308,7 +323,8 @@ def run_training(
 
     from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, PrinterCallback, Trainer, TrainingArguments
 
-    steps_per_epoch = -(-stats.examples // (per_device * accumulation * devices))
+    # a training row is an example, or a block of max_length tokens with constant-length packing
+    steps_per_epoch = -(-len(dataset) // (per_device * accumulation * devices))
     planned = recipe.max_steps or max(1, int(round(steps_per_epoch * recipe.epochs)))
     every = checkpoint_every or max(1, -(-planned // 10))
     args = TrainingArguments(
@@ -343,8 +359,11 @@ def run_training(
         include_num_input_tokens_seen="non_padding",
         ddp_find_unused_parameters=False if devices > 1 else None,
     )
-    if recipe.packing:
-        collator: Any = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    collator: Any
+    if recipe.packing == "constant_length":
+        collator = BlockCollator(pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+    elif recipe.packing == "padding_free":
+        collator = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
     else:
         collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100,
                                           pad_to_multiple_of=8 if device == "cuda" else None)
@@ -375,6 +394,7 @@ def run_training(
             atomic_write_json(scratch / "adapter" / ADAPTER_META, meta)
         else:
             tokenizer.chat_template = chat_template
+            trainer.model.to(saved_dtype)  # saved in the base model's dtype (bf16 for the 7B specs)
             trainer.model.save_pretrained(scratch / "model", safe_serialization=True)
             tokenizer.save_pretrained(scratch / "model")
             atomic_write_json(scratch / "model" / ADAPTER_META, meta)
@@ -396,7 +416,7 @@ def run_training(
             "recipe": recipe.model_dump(mode="json"),
             "template": {"name": template.name, "sha256": template.sha256},
             "seed": seed,
-            "trainer": {"backend": "transformers.Trainer", "packing": "DataCollatorWithFlattening" if recipe.packing else None,
+            "trainer": {"backend": "transformers.Trainer", "packing": _PACKING_IMPL[recipe.packing],
                         "device": device, "devices": devices, "per_device_batch_size": per_device,
                         "gradient_accumulation_steps": accumulation, "precision": precision,
                         "attn_implementation": attn or "sdpa", "checkpoint_every": every,
