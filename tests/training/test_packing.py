@@ -135,3 +135,25 @@ def test_training_with_packing_trains_every_token(tiny_spec, tiny_pool, make_sel
     assert rec["tokens_seen"] == data["tokens"]  # one epoch: every token of every example, once
     assert rec["trainer"]["packing"].startswith("selbench.training.packing")
     assert (art.adapter_dir / "adapter_model.safetensors").is_file()
+
+
+def test_micro_batch_size_is_a_speed_knob_only(tiny_spec, tiny_pool, make_selection, short_recipe, train_cache, tmp_path) -> None:
+    """Blocks per micro-batch (the GPU's token budget) change neither the data of a step nor its loss:
+    the Trainer normalises by the labelled tokens of the whole optimizer step."""
+    from selbench.training.stage import run_training
+
+    curves = {}
+    for per_device in (8, 2):
+        recipe = short_recipe.model_copy(update={"packing": "constant_length", "max_length": 64, "max_steps": 3,
+                                                 "effective_batch_size": 8, "per_device_batch_size": per_device})
+        rec = run_training(make_selection(48, seed=5), tiny_spec, tmp_path / str(per_device), pool=tiny_pool, recipe=recipe,
+                           progress=False, cache=train_cache).record
+        assert rec["trainer"]["per_device_batch_size"] * rec["trainer"]["gradient_accumulation_steps"] == 8
+        curves[per_device] = [(p["loss"], p["grad_norm"]) for p in rec["loss_curve"]]
+        tokens = rec["tokens_seen"]
+        curves.setdefault("tokens", []).append(tokens)
+    assert curves["tokens"][0] == curves["tokens"][1]
+    assert len(curves[8]) == len(curves[2]) == 3
+    for (loss_a, norm_a), (loss_b, norm_b) in zip(curves[8], curves[2]):
+        assert abs(loss_a - loss_b) < 1e-4 * max(1.0, abs(loss_a))
+        assert abs(norm_a - norm_b) < 1e-3 * max(1.0, abs(norm_a))
