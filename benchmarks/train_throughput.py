@@ -184,7 +184,7 @@ def _step_timer(device: str, warmup: int) -> Any:
 
 
 def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Path, steps: int, warmup: int,
-                per_device: int | None, effective_batch: int | None) -> dict[str, Any]:
+                per_device: int | None, effective_batch: int | None, full: bool = False) -> dict[str, Any]:
     """(b): ``run_training`` with the chasing-random-v1 recipe on the synthetic pool."""
     from selbench.hashing import ids_sha256
     from selbench.pools.loader import load_pool
@@ -193,6 +193,7 @@ def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Pat
     from selbench.training.stage import run_training
 
     _reset_peak(device)
+    work.mkdir(parents=True, exist_ok=True)
     pool_file = work / "pool.jsonl"
     pool_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     spec = load_spec("chasing-random-v1")
@@ -204,6 +205,9 @@ def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Pat
         update["per_device_batch_size"] = per_device
     if effective_batch:
         update["effective_batch_size"] = effective_batch
+    if full:
+        update.update(method="full", learning_rate=2e-5, gradient_checkpointing=True,
+                      optimizer="adamw_torch_fused" if device == "cuda" else "adamw_torch")
     recipe = spec.recipe.model_copy(update=update)
     pool = load_pool(pool_spec, cache=work / "cache")
     ids = list(pool.data["id"])
@@ -216,7 +220,10 @@ def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Pat
     tr = rec["trainer"]
     return {"tokens_per_step": statistics.median(timer.tokens), "step_s": statistics.median(timer.times),
             "tokens_per_s": sum(timer.tokens) / sum(timer.times), "peak_memory_gib": _peak_memory_gib(device),
-            "config": f"chasing-random-v1 recipe: LoRA r={recipe.lora.r} alpha={recipe.lora.alpha} all linear, "
+            "flops_per_token_factor": 6 if full else 4,
+            "config": f"chasing-random-v1 recipe: " + ("full fine-tuning, gradient checkpointing, "
+                                                       f"{recipe.optimizer}, " if full else
+                                                       f"LoRA r={recipe.lora.r} alpha={recipe.lora.alpha} all linear, ") +
                       f"packing {recipe.packing} {recipe.max_length}, batch {recipe.effective_batch_size} = "
                       f"{tr['per_device_batch_size']} x {tr['gradient_accumulation_steps']} accumulation, "
                       f"{tr['precision']}, {tr['attn_implementation']}",
@@ -234,6 +241,9 @@ def main() -> int:
                     help="override the recipe's 128 blocks a step (default: 16 on CPU, where 128 x 512 tokens take minutes a "
                          "step; tokens/s does not depend on it beyond the optimizer step's share)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--full", action="store_true",
+                    help="also run (c): the same recipe with method: full (lr 2e-5, gradient checkpointing, fused AdamW "
+                         "on CUDA): its tokens/s (at 6N per token) and peak memory")
     ap.add_argument("--skip", choices=["plain", "suite"], default=None)
     ap.add_argument("--json", default=None)
     opts = ap.parse_args()
@@ -262,12 +272,15 @@ def main() -> int:
         if opts.skip != "suite":
             arms["selbench train (chasing-random-v1)"] = suite_train(folder, opts.device, rows, Path(tmp), steps, opts.warmup,
                                                                     opts.per_device, effective)
+        if opts.full:
+            arms["selbench train, method: full"] = suite_train(folder, opts.device, rows, Path(tmp) / "full", steps, opts.warmup,
+                                                               opts.per_device, effective, full=True)
     for arm in arms.values():
-        arm["tflops"] = 4 * params * arm["tokens_per_s"] / 1e12
+        arm["tflops"] = arm.get("flops_per_token_factor", 4) * params * arm["tokens_per_s"] / 1e12
     result["arms"] = arms
     mem = "peak GPU memory GiB" if opts.device == "cuda" else "peak process RSS GiB"
     print(f"{opts.shape} shape ({params / 1e6:.1f}M parameters) on {result['machine']}")
-    print(f"| arm | tokens/s | TFLOP/s (4N) | step s | tokens/step | {mem} |\n|---|---|---|---|---|---|")
+    print(f"| arm | tokens/s | TFLOP/s (4N; 6N for full) | step s | tokens/step | {mem} |\n|---|---|---|---|---|---|")
     for name, a in arms.items():
         print(f"| {name} | {a['tokens_per_s']:,.0f} | {a['tflops']:.3g} | {a['step_s']:.2f} | {a['tokens_per_step']:,.0f} | "
               f"{a['peak_memory_gib']:.1f} |")

@@ -104,3 +104,14 @@ def test_cli_reports_user_errors_on_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     result = subprocess.run([*bad_steps, "--selection", str(missing), "--max-steps", "0"], capture_output=True, text=True, timeout=120)
     assert result.returncode == SelbenchError.exit_code and "--max-steps must be positive" in result.stderr
+
+
+def test_8bit_optimizer_without_bitsandbytes_is_a_recipe_error(tiny_spec, tiny_pool, make_selection, short_recipe, train_cache,
+                                                                 tmp_path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        pytest.skip("bitsandbytes is installed here")
+    recipe = short_recipe.model_copy(update={"optimizer": "adamw_8bit"})
+    with pytest.raises(RecipeError, match="needs bitsandbytes"):
+        run_training(make_selection(16), tiny_spec, tmp_path, pool=tiny_pool, recipe=recipe, progress=False, cache=train_cache)

@@ -64,6 +64,7 @@ RECORD = "training.json"
 ADAPTER_META = "selbench_adapter.json"
 _COST_SNAPSHOT = "selbench_cost.json"
 _CHECKPOINTS = "checkpoints"
+_NEEDS_BITSANDBYTES = ("adamw_8bit", "paged_adamw_32bit")
 _PACKING_IMPL = {"none": None, "padding_free": "DataCollatorWithFlattening",
                  "constant_length": "selbench.training.packing (constant-length blocks)"}
 
@@ -288,6 +289,9 @@ def run_training(
     from transformers import set_seed
 
     device, devices = _devices()
+    if recipe.optimizer in _NEEDS_BITSANDBYTES and importlib.util.find_spec("bitsandbytes") is None:
+        raise RecipeError(f"recipe '{recipe.name}': optimizer {recipe.optimizer} needs bitsandbytes "
+                          "(pip install bitsandbytes, on a CUDA machine), or use adamw_torch_fused")
     per_device, accumulation = batch_plan(recipe, devices)
     precision = _precision(recipe, device)
     work = folder.with_name(folder.name + ".work")
