@@ -10,8 +10,8 @@ without root:
 
 - the worker's environment does not name the evaluation data (``SELBENCH_EVAL_DATA`` is removed);
 - it is started through :mod:`selbench.sandbox.launch`, which, before anything is imported,
-  hides the evaluation data roots (:func:`evaluation_roots`: ``SELBENCH_EVAL_DATA``,
-  ``<SELBENCH_DATA_DIR>/eval``, ``../shared/data/eval`` beside the repo, ``SELBENCH_DENY_READ``)
+  hides the evaluation data roots that exist (:func:`selbench.data_paths.evaluation_roots`:
+  ``SELBENCH_EVAL_DATA``, ``<SELBENCH_DATA_DIR>/eval``, ``SELBENCH_DENY_READ``)
   with Landlock, so the kernel refuses them to the plugin and to anything it spawns, and moves
   it into a network namespace with loopback only unless the selection may use the network
   (:attr:`Limits.network`: a remote API judge in the spec, or ``--selector-network``);
@@ -42,6 +42,7 @@ from typing import Any
 
 import psutil
 
+from selbench.data_paths import evaluation_roots
 from selbench.errors import BudgetError, SelectorError
 from selbench.sandbox.policy import SandboxPolicy
 
@@ -114,18 +115,6 @@ _PRCTL = _load_prctl() if sys.platform.startswith("linux") else None
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def evaluation_roots() -> list[str]:
-    """Folders holding evaluation data, which a selector must never read."""
-    roots: list[Path] = []
-    if os.environ.get("SELBENCH_EVAL_DATA"):
-        roots.append(Path(os.environ["SELBENCH_EVAL_DATA"]).expanduser())
-    if os.environ.get("SELBENCH_DATA_DIR"):
-        roots.append(Path(os.environ["SELBENCH_DATA_DIR"]).expanduser() / "eval")
-    roots.append(Path(__file__).resolve().parents[3].parent / "shared" / "data" / "eval")
-    roots += [Path(p).expanduser() for p in os.environ.get("SELBENCH_DENY_READ", "").split(os.pathsep) if p]
-    return list(dict.fromkeys(str(r.resolve()) for r in roots))
 
 
 def _deny_list(*keep: str | None) -> list[str]:
