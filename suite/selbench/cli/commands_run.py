@@ -18,6 +18,7 @@ from selbench.errors import SelbenchError
 from selbench.executors import EXECUTORS, make_executor
 from selbench.pipeline.cell_state import STAGES
 from selbench.pipeline.run import plan, run_grid
+from selbench.selection.registry import absolute_selector
 from selbench.specs.loader import DEFAULT_SPEC, load_spec
 
 
@@ -78,7 +79,7 @@ def run(
     run_dir = out_dir / the_spec.name
     start = time.perf_counter()
     with err.status("planning cells…"):
-        states = plan(the_spec, selector, pools, budgets, targets)
+        states = plan(the_spec, [absolute_selector(s) for s in selector] if selector else None, pools, budgets, targets)
     if executor not in EXECUTORS:
         raise SelbenchError(f"--executor takes one of {', '.join(EXECUTORS)} (got {executor!r})")
     if gpus is None:

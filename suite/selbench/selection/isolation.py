@@ -42,9 +42,11 @@ from typing import Any
 
 import psutil
 
+from selbench.atomic import atomic_write_bytes
 from selbench.data_paths import evaluation_roots
 from selbench.errors import BudgetError, SelectorError
 from selbench.sandbox.policy import SandboxPolicy
+from selbench.selection.registry import absolute_selector
 
 _POLL_S = 0.2
 _LOG_TAIL = 8
@@ -137,16 +139,36 @@ def worker_env(network: bool = False) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run the worker on ``request``; return its result and what the parent measured."""
+_KEPT_LOG_BYTES = 256 * 1024
+
+
+def keep_log(log: Path, keep_as: Path | None) -> Path:
+    """Copy the last 256 KiB of a failed worker's log to ``keep_as`` (the scratch folder holding
+    ``log`` is removed when the selection fails); return the path that exists afterwards."""
+    if keep_as is None or not log.is_file():
+        return log
+    keep_as.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _KEPT_LOG_BYTES))
+        tail = handle.read()
+    atomic_write_bytes(keep_as, tail)
+    return keep_as.resolve()
+
+
+def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits,
+                      keep_log_as: Path | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run the worker on ``request``; return its result and what the parent measured.
+
+    On failure the worker's log is kept at ``keep_log_as`` (when given) and the error points there."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    request = {**request, "result_path": str(workdir / "result.json")}
+    label = request["selector"]  # as the user typed it, for messages
+    request = {**request, "selector": absolute_selector(request["selector"]), "result_path": str(workdir / "result.json")}
     request.setdefault("deny_read", _deny_list(request.get("pool_cache_dir"), str(workdir)))
     request_path = workdir / "request.json"
     request_path.write_text(json.dumps(request), "utf-8")
     log = workdir / "worker.log"
-    label = request["selector"]
     policy = SandboxPolicy(deny=tuple(request["deny_read"]),
                            network=limits.network or judge_is_remote(request.get("spec")))
     # the worker's temporary files: a folder that exists before the sandbox is made (Landlock
@@ -169,10 +191,11 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
                 elapsed = time.perf_counter() - start
                 if limits.memory_bytes is not None and peak > limits.memory_bytes:
                     _kill_group(proc)
-                    raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB (killed)")
+                    raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB "
+                                               f"(killed; log: {keep_log(log, keep_log_as)})")
                 if limits.timeout_s is not None and elapsed > limits.timeout_s:
                     _kill_group(proc)
-                    raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed)")
+                    raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed; log: {keep_log(log, keep_log_as)})")
                 time.sleep(_POLL_S)
     finally:
         shutil.rmtree(private_tmp, ignore_errors=True)
@@ -181,10 +204,11 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
     if not result_path.is_file():
         code = proc.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        raise SelectorError(label, f"worker {how} without a result; log: {_tail(log) or '(empty)'} ({log})")
+        raise SelectorError(label, f"worker {how} without a result; log: {_tail(log) or '(empty)'} "
+                                   f"({keep_log(log, keep_log_as)})")
     result = json.loads(result_path.read_text("utf-8"))
     if not result.get("ok"):
-        raise_failure(label, result, details=str(log))
+        raise_failure(label, result, details=str(keep_log(log, keep_log_as)))
     return result, measured
 
 
@@ -207,6 +231,7 @@ def describe_in_subprocess(selector: str, timeout_s: float = 120.0) -> dict[str,
     """A selector's metadata, read in a throwaway process (plugin code never runs here)."""
     try:
         deny = _deny_list()
+        selector = absolute_selector(selector)
         proc = subprocess.run(
             _sandboxed(SandboxPolicy(deny=tuple(deny)), "selbench.selection.worker",
                        "--describe", selector, "--deny-read", json.dumps(deny)),
