@@ -9,11 +9,11 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from selbench.cli.console import err, out
 from selbench.cli.options import MEMORY, NETWORK, OUT, TIMEOUT, limits
+from selbench.cli.run_progress import LiveProgress, PlainProgress
 from selbench.errors import SelbenchError
 from selbench.executors import EXECUTORS, make_executor
 from selbench.pipeline.cell_state import STAGES
@@ -84,15 +84,18 @@ def run(
         raise SelbenchError(f"--executor takes one of {', '.join(EXECUTORS)} (got {executor!r})")
     if gpus is None:
         gpus = 0.0 if the_spec.cost_model.gpu_type.lower().startswith("none") else 1.0
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with err.status(f"starting the {executor} executor…"):
         ex = make_executor(executor, run_dir, gpus=gpus, cpus=cpus, ray_address=ray_address, slurm_partition=slurm_partition,
                            slurm_time_min=slurm_time, slurm_array_parallelism=slurm_array_parallelism,
                            slurm_cluster=slurm_cluster, slurm_folder=slurm_folder)
-    with ex, Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"{the_spec.id}", total=None)
-        outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex,
-                           report=lambda msg, n: progress.update(task, description=f"{the_spec.id}: {escape(msg)}"))
+    title = f"{the_spec.id} ({len(states)} cells: {' -> '.join(chosen)})"
+    if err.is_terminal:
+        with ex, LiveProgress(err, title) as live:
+            outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex, events=live)
+    else:  # a log: one plain line per event
+        with ex:
+            outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex,
+                               events=PlainProgress(err, title))
     scores: dict[tuple, str] = {}
     for row in outcome.rows:
         key = (row.pool, row.budget if row.kind not in ("full",) else None, row.selector, row.seed, row.target)
