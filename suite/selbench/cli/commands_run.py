@@ -63,14 +63,14 @@ def run(
     slurm_partition: str | None = typer.Option(None, "--slurm-partition", help="Slurm partition for every job array."),
     slurm_time: int = typer.Option(240, "--slurm-time", help="Slurm time limit per job, minutes."),
     slurm_array_parallelism: int = typer.Option(64, "--slurm-array-parallelism", help="Most jobs of one array running at once."),
-    slurm_folder: Path | None = typer.Option(None, "--slurm-folder", help="submitit's job files and logs (default <out>/<spec>/.submitit)."),
+    slurm_folder: Path | None = typer.Option(None, "--slurm-folder", help="submitit's job files and logs (default OUT/SPEC/.submitit)."),
     slurm_cluster: str | None = typer.Option(None, "--slurm-cluster", help="submitit cluster: slurm, local (local processes) or debug (in-process); default: slurm when sbatch is found, else local."),
 ) -> None:
     """Run a spec's grid: select -> train -> evaluate every cell, then results and a page.
 
-    Default: the offline `tiny` spec, every built-in selector. Results go to
-    `<out>/<spec>/results.jsonl` (one row per cell and benchmark), the page to
-    `<out>/<spec>/site/index.html`. Finished stages are reused, so a second run does nothing
+    Default: the offline `tiny` spec and its selectors (random with every seed, longest, full). Results go to
+    `OUT/SPEC/results.jsonl` (one row per cell and benchmark), the page to
+    `OUT/SPEC/site/index.html`. Finished stages are reused, so a second run does nothing
     and a killed run resumes; a failing cell is recorded with its reason and the others go on.
     """
     the_spec = load_spec(spec)
@@ -122,7 +122,7 @@ def run(
         raise typer.Exit(1)
 
 
-def status(run_dir: Path = typer.Argument(Path("runs"), help="A run folder (<out>/<spec>) or the folder holding several.")) -> None:
+def status(run_dir: Path = typer.Argument(Path("runs"), help="A run folder (OUT/SPEC) or the folder holding several.")) -> None:
     """What is done, what failed and why, for each cell of a run."""
     files = [run_dir / "cells.jsonl"] if (run_dir / "cells.jsonl").is_file() else sorted(run_dir.glob("*/cells.jsonl"))
     if not files:
