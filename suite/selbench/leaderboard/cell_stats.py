@@ -13,7 +13,9 @@ fitted by the method of moments, and a t quantile with Satterthwaite degrees of 
   they share its seed noise), floored at what item noise alone gives (``e2 / n``);
 - item component: the paired item-level differences (``mean over runs`` per arm, per item), their
   variance *minus* the within-item run noise already counted in the run component, stratified by
-  task when item ids carry one (``mmlu/abstract_algebra/12`` -> task ``mmlu/abstract_algebra``);
+  task when item ids carry one (``mmlu/abstract_algebra/12`` -> task ``mmlu``, the first segment,
+  as the results schema's ``task-macro`` aggregate defines it); a task-macro score weighs each
+  task equally, so its items are weighted ``1 / (tasks x items of the task)``;
 - ``se^2 = (1/k_s + 1/k_r) s2_run + v_item``; interval ``gain +- t(df) se``.
 
 Its calibration (ties of a selector identical to random, coverage of the true gain, power) is
@@ -57,11 +59,19 @@ def outcome(lo: float, hi: float) -> str:
 
 
 def task_strata(ids: list[str]) -> np.ndarray | None:
-    """Task label per item when ids carry one (``bench/task/n``: two or more '/'), else None."""
-    if not ids or any(i.count("/") < 2 for i in ids):
+    """Task code per item (the first '/' segment of its id) when there are several tasks, else None."""
+    if not ids or any("/" not in i for i in ids):
         return None
-    _, codes = np.unique([i.rsplit("/", 1)[0] for i in ids], return_inverse=True)
+    _, codes = np.unique([i.split("/", 1)[0] for i in ids], return_inverse=True)
     return codes if codes.max() > 0 else None
+
+
+def item_weights(n: int, strata: np.ndarray | None, macro: bool = False) -> np.ndarray:
+    """Weight of each item in the score: 1/n, or 1/(tasks x n_task) for a task-macro average."""
+    if strata is None or not macro:
+        return np.full(n, 1.0 / n)
+    counts = np.bincount(strata)
+    return 1.0 / (np.count_nonzero(counts) * counts[strata])
 
 
 def _residual_var(x: np.ndarray) -> tuple[float, int]:
@@ -74,17 +84,16 @@ def _residual_var(x: np.ndarray) -> tuple[float, int]:
     return float((r * r).sum() / df), df
 
 
-def _item_var(d: np.ndarray, strata: np.ndarray | None) -> float:
-    """Variance of the mean of ``d`` over items (stratified by task when given)."""
-    n = d.shape[0]
+def _item_var(d: np.ndarray, w: np.ndarray, strata: np.ndarray | None) -> float:
+    """Variance of the weighted mean ``w @ d`` over resampled items (within each task when given)."""
     if strata is None:
-        return float(d.var(ddof=1) / n) if n > 1 else 0.0
+        strata = np.zeros(d.shape[0], dtype=int)
     total = 0.0
     for h in np.unique(strata):
-        dh = d[strata == h]
-        if dh.shape[0] > 1:
-            total += dh.shape[0] * dh.var(ddof=1)
-    return total / (n * n)
+        m = strata == h
+        if m.sum() > 1:
+            total += float((w[m] ** 2).sum() * d[m].var(ddof=1))
+    return total
 
 
 def t_quantile(df: float, q: float) -> float:
@@ -98,19 +107,23 @@ def mde(se: float, df: float, *, alpha: float = ALPHA, power: float = POWER) -> 
 
 def cell_gain(selector: np.ndarray, random: np.ndarray, *, selector_scores: np.ndarray | None = None,
               random_scores: np.ndarray | None = None, strata: np.ndarray | None = None,
-              alpha: float = ALPHA) -> CellStat:
+              macro: bool = False, alpha: float = ALPHA) -> CellStat:
     """Gain of ``selector`` over ``random`` in one cell.
 
     ``selector``: (k_s, n) per-item scores of the selector's runs; ``random``: (k_r, n) of the
     random runs, items aligned (paired). ``*_scores``: the rows' reported scores when they are not
     the item means (e.g. a length-controlled win rate); the gain is taken from them and the
-    uncertainty from the items. ``strata``: task code per item (see :func:`task_strata`).
+    uncertainty from the items (pass items in the score's units: x100 for a 0-100 score).
+    ``strata``: task code per item (see :func:`task_strata`); ``macro``: the score is the mean of
+    the task means.
     """
     s = np.atleast_2d(np.asarray(selector, dtype=float))
     r = np.atleast_2d(np.asarray(random, dtype=float))
     ks, kr, n = s.shape[0], r.shape[0], s.shape[1]
-    s_means = s.mean(axis=1) if selector_scores is None else np.asarray(selector_scores, dtype=float)
-    r_means = r.mean(axis=1) if random_scores is None else np.asarray(random_scores, dtype=float)
+    w = item_weights(n, strata, macro)
+    w2 = float((w * w).sum())
+    s_means = s @ w if selector_scores is None else np.asarray(selector_scores, dtype=float)
+    r_means = r @ w if random_scores is None else np.asarray(random_scores, dtype=float)
     gain = float(s_means.mean() - r_means.mean())
 
     # run component: pooled between-run variance of run means, floored by item noise alone
@@ -121,13 +134,13 @@ def cell_gain(selector: np.ndarray, random: np.ndarray, *, selector_scores: np.n
     e2 = (es * dfs + er * dfr) / (dfs + dfr) if dfs + dfr else 0.0
     s2 = ss / df_run if df_run > 0 else 0.0
     c = 1.0 / ks + 1.0 / kr
-    floor = e2 / n
+    floor = e2 * w2
     run_noisy = s2 > floor
     v_run = c * max(s2, floor)
 
     # item component: paired differences, minus the run noise counted above
     d = s.mean(axis=0) - r.mean(axis=0)
-    v_item = max(_item_var(d, strata) - (es / ks + er / kr) / n, 0.0)
+    v_item = max(_item_var(d, w, strata) - (es / ks + er / kr) * w2, 0.0)
 
     v = v_run + v_item
     se = float(np.sqrt(v))
