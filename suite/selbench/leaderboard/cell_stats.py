@@ -10,7 +10,9 @@ fitted by the method of moments, and a t quantile with Satterthwaite degrees of 
 - ``gain = mean(selector run scores) - mean(random run scores)``;
 - run component: the between-run variance of run means, pooled over both arms
   (``s2_run``, ``k_s + k_r - 2`` degrees of freedom; both arms fine-tune the same recipe, so
-  they share its seed noise), floored at what item noise alone gives (``e2 / n``);
+  they share its seed noise). It holds the item noise of each run too, so it is not floored or
+  pre-tested: a floor at the item noise alone over-covers (97.8% measured) and a pre-test
+  under-covers small seed shifts;
 - item component: the paired item-level differences (``mean over runs`` per arm, per item), their
   variance *minus* the within-item run noise already counted in the run component, stratified by
   task when item ids carry one (``mmlu/abstract_algebra/12`` -> task ``mmlu``, the first segment,
@@ -126,19 +128,15 @@ def cell_gain(selector: np.ndarray, random: np.ndarray, *, selector_scores: np.n
     r_means = r @ w if random_scores is None else np.asarray(random_scores, dtype=float)
     gain = float(s_means.mean() - r_means.mean())
 
-    # run component: pooled between-run variance of run means, floored by item noise alone
+    # run component: pooled between-run variance of run means (item noise of each run included)
     df_run = (ks - 1) + (kr - 1)
     ss = float(((s_means - s_means.mean()) ** 2).sum() + ((r_means - r_means.mean()) ** 2).sum())
-    es, dfs = _residual_var(s)
-    er, dfr = _residual_var(r)
-    e2 = (es * dfs + er * dfr) / (dfs + dfr) if dfs + dfr else 0.0
     s2 = ss / df_run if df_run > 0 else 0.0
-    c = 1.0 / ks + 1.0 / kr
-    floor = e2 * w2
-    run_noisy = s2 > floor
-    v_run = c * max(s2, floor)
+    v_run = (1.0 / ks + 1.0 / kr) * s2
 
-    # item component: paired differences, minus the run noise counted above
+    # item component: paired differences, minus the within-item run noise counted above
+    es, _ = _residual_var(s)
+    er, _ = _residual_var(r)
     d = s.mean(axis=0) - r.mean(axis=0)
     v_item = max(_item_var(d, w, strata) - (es / ks + er / kr) * w2, 0.0)
 
@@ -147,10 +145,10 @@ def cell_gain(selector: np.ndarray, random: np.ndarray, *, selector_scores: np.n
     df_item = max(n - 1, 1)
     if v <= 0:
         df = np.inf
-    elif run_noisy and df_run > 0:
+    elif df_run > 0:
         df = v * v / (v_run * v_run / df_run + v_item * v_item / df_item)
-    else:
-        df = v * v / (v_run * v_run / max(dfs + dfr, 1) + v_item * v_item / df_item)
+    else:  # one run per arm: no run variance to see; only the item component (anti-conservative, flagged partial)
+        df = float(df_item)
     half = t_quantile(df, 1 - alpha / 2) * se
     return CellStat(gain, se, float(df), gain - half, gain + half, mde(se, df, alpha=alpha), float(np.sqrt(s2)), ks, kr)
 
