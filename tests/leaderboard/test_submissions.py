@@ -58,7 +58,25 @@ def test_published_json_schema_is_up_to_date() -> None:
 
 def test_a_good_submission_validates(good: Path) -> None:
     sub = load_submission(good)
-    assert sub.slug == "good" and len(sub.rows) == 2 * 2 * 2 * 4 + 2 * 2 * 2 and len(sub.content_sha256) == 64
+    # 2 pools x 2 budgets x 2 benchmarks x (3 selector seeds + 3 random seeds) + 2 pools x 2 benchmarks x (full, zero-shot)
+    assert sub.slug == "good" and len(sub.rows) == 2 * 2 * 2 * 6 + 2 * 2 * 2 and len(sub.content_sha256) == 64
+    assert sub.partial == []
+
+
+def test_one_seed_per_cell_is_valid_but_partial(tmp_path: Path) -> None:
+    """Old submissions carried one selector row per cell: valid, with a clear partial message."""
+    sub = load_submission(small_submission(tmp_path, "Old Style", train_seeds=(0,)))
+    assert len(sub.partial) == 1
+    assert "fewer selector runs than the spec's 3 training seeds" in sub.partial[0] and "ranked apart" in sub.partial[0]
+    proc = run_cli("submissions", "validate", str(tmp_path / "old-style"))
+    assert proc.returncode == 0 and "partial" in proc.stdout and "training seeds" in proc.stdout
+
+
+def test_seeded_selector_rows_are_accepted(tmp_path: Path) -> None:
+    """Several selector rows in one cell (one per seed, each with its own selection) validate."""
+    sub = load_submission(small_submission(tmp_path, "Seeded", train_seeds=(0, 1, 2, 3)))
+    cell = [r for r in sub.rows if r.kind == "selector" and r.pool == "alpaca" and r.budget == 1000 and r.benchmark == "ifeval"]
+    assert sorted(r.seed for r in cell) == [0, 1, 2, 3] and len({r.selection for r in cell}) == 4 and sub.partial == []
 
 
 @pytest.mark.parametrize("key", ["verified", "status"])
