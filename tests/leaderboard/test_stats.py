@@ -85,6 +85,8 @@ def test_reported_scores_and_units() -> None:
     assert units.scale_of(SimpleNamespace(score=0.4)) == "0-1"
     loss = SimpleNamespace(score=2.3, scale="nats", direction="lower")
     assert units.sign(loss) == -1 and not units.in_headline(loss)
+    old_loss = SimpleNamespace(score=2.3, metric="query_loss")  # a row from before the scale/direction fields
+    assert units.scale_of(old_loss) == "nats" and units.sign(old_loss) == -1 and units.item_unit(old_loss) == 1
 
 
 def test_task_strata_and_macro_weights() -> None:
@@ -245,3 +247,19 @@ def test_bootstrap_is_seeded(tmp_path) -> None:
 def test_pareto_front() -> None:
     pts = [(1, 0.1, "a"), (2, 0.05, "b"), (3, 0.3, "c"), (4, 0.2, "d"), (0.5, -0.1, "e")]
     assert [k for *_, k in pareto_front(pts)] == ["e", "a", "c"]
+
+
+def test_lower_is_better_is_flipped_and_kept_out_of_the_headline(tmp_path) -> None:
+    folder = small_submission(tmp_path, "Low", quality=-1.0, benchmarks={"ifeval": 60, "qloss": 80})
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    for row in rows:
+        if row["benchmark"] == "qloss":
+            row["metric"] = "query_loss"  # an older row without scale/direction: read as nats, lower is better
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lb = aggregate([load_submission(folder)], n_boot=200)
+    cells = lb.cells
+    loss, acc = cells[cells.benchmark == "qloss"], cells[cells.benchmark == "ifeval"]
+    assert (loss["delta"] > 0).all() and (acc["delta"] < 0).all()  # lower scores: worse accuracy, better loss
+    assert not loss["in_headline"].any() and loss["direction"].eq("lower").all()
+    sel = lb.selectors.iloc[0]
+    assert sel["headline_cells"] == len(acc) and sel["headline"] == pytest.approx(acc["std_value"].mean())

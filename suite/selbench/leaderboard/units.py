@@ -1,8 +1,9 @@
 """Units of a result row: its scale and direction, read with defaults so older rows still work.
 
 Rows may carry ``scale`` (``0-1``, ``0-100`` or ``nats``) and ``direction`` (``higher`` or
-``lower``); rows written before those fields existed are read as: scale ``0-100`` when the
-score is above 1 (a percentage), else ``0-1``; direction ``higher``. Per-item scores are
+``lower``); rows written before those fields existed are read as: a metric named ``*loss*`` is
+in nats, lower is better; otherwise scale ``0-100`` when the score is above 1 (a percentage),
+else ``0-1``, higher is better. Per-item scores are
 fractions at scale 0-100 too, so they are multiplied by 100 to be in the score's units.
 
 Aggregation *orients* every number so that larger is better (a lower-is-better score is
@@ -15,15 +16,24 @@ from __future__ import annotations
 from typing import Any
 
 
+def _is_loss(row: Any) -> bool:
+    return "loss" in str(getattr(row, "metric", "")).lower()
+
+
 def scale_of(row: Any) -> str:
     scale = getattr(row, "scale", None)
     if scale:
         return str(scale)
+    if _is_loss(row):
+        return "nats"
     return "0-100" if abs(float(row.score)) > 1.0 else "0-1"
 
 
 def direction_of(row: Any) -> str:
-    return str(getattr(row, "direction", None) or "higher")
+    direction = getattr(row, "direction", None)
+    if direction:
+        return str(direction)
+    return "lower" if _is_loss(row) else "higher"
 
 
 def item_unit(row: Any) -> float:
