@@ -93,8 +93,9 @@ def make_tiny_run(out: str | Path, *, selector: str = "longest", budgets: tuple[
 
     for budget in budgets:
         for sd in (spec.train_seeds if train_seeds is None else train_seeds):
-            art = select(selector, budget, sd)
-            add("selector", selector, art.data["selector"]["version"], budget, sd, quality + 0.05 * rng.standard_normal(), art, budget)
+            art = select(selector, budget, sd)  # ``selector``: a registry name or a plugin file (path.py:Class)
+            add("selector", art.data["selector"]["name"], art.data["selector"]["version"], budget, sd,
+                quality + 0.05 * rng.standard_normal(), art, budget)
         for sd in seeds:
             art_r = select("random", budget, sd)
             add("random", "random", art_r.data["selector"]["version"], budget, sd, 0.0 + 0.05 * rng.standard_normal(), art_r, budget)

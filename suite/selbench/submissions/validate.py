@@ -150,7 +150,8 @@ def load_submission(folder: str | Path, *, check_selections: bool = True) -> Sub
     """Validate ``folder`` and return the :class:`Submission`; raises :class:`SubmissionError`.
 
     ``check_selections=False`` (used by the leaderboard build) checks that selection files exist
-    and are small enough but does not parse them; ``selbench submissions validate`` (run on every
+    and are small enough and hashes them (so the content hash, which a verification record
+    matches, is the same) but does not parse them; ``selbench submissions validate`` (run on every
     PR) checks them fully.
     """
     folder = Path(folder)
@@ -240,17 +241,24 @@ def load_submission(folder: str | Path, *, check_selections: bool = True) -> Sub
         if rel not in files:
             raise SubmissionError(where, f"file not found: {rel}", field="selection")
         referenced.add(rel)
-        if not check_selections:
-            size = files[rel].stat().st_size
-            if size > LIMITS["selections"]:
-                raise SubmissionError(f"{slug}/{rel}", f"file too large: {size} bytes (limit {LIMITS['selections']})")
-            sha_of[rel] = f"size:{size}"
+        if not check_selections:  # hashed (the content hash must match a full check's), not parsed
+            if rel not in sha_of:
+                read(rel, LIMITS["selections"])
             continue
         if rel not in selections:
             sel = _json_or_yaml(read(rel, LIMITS["selections"]), f"{slug}/{rel}")
             selections[rel] = _check_selection_file(sel, f"{slug}/{rel}")
         _match_selection(selections[rel], row, f"{slug}/{rel}", n)
 
+    plugin_file = metadata.plugin.file
+    if plugin_file is not None:
+        where = f"{slug}/{meta_rel}"
+        if plugin_file not in files:
+            raise SubmissionError(where, f"file not found: {plugin_file} (a file plugin travels with its submission)", field="plugin.file")
+        referenced.add(plugin_file)
+        read(plugin_file, LIMITS["plugin"])
+        if sha_of[plugin_file] != metadata.plugin.sha256:
+            raise SubmissionError(f"{slug}/{plugin_file}", f"sha256 {sha_of[plugin_file]} does not match plugin.sha256 in {meta_rel}")
     unreferenced = sorted(set(files) - referenced)
     if unreferenced:
         raise SubmissionError(f"{slug}/{unreferenced[0]}", "unexpected file (not referenced by results.jsonl and not one of "
