@@ -25,12 +25,13 @@ from selbench import __version__
 from selbench.leaderboard.aggregate import Leaderboard
 from selbench.submissions.validate import Submission
 
+#: dates: the day each entry landed in this repository (git log)
 CHANGELOG = [
     {"date": "2026-12-04", "what": "metrics v2", "detail": "Every selector cell has several runs (the spec's train_seeds); gain = mean of the selector's runs - mean of random's, with a calibrated 95% interval (run and item variance, t quantile; checked by simulation) and the minimum detectable effect. Headline: gain over compute-matched random, in seed-sds, averaged over benchmarks; query loss reported apart. Replaces the cost-adjusted gain (it ranked expensive losers above free ones). Partial submissions ranked apart."},
-    {"date": "2025-01-01", "what": "chasing-random-v1@v1", "detail": "The Chasing Random grid: 4 pools x budgets 1k/5k/10k, LLaMA-7B + LoRA, IFEval, AlpacaEval, LLMBar, OpenLLM."},
-    {"date": "2025-01-01", "what": "tiny@v1", "detail": "Offline tiny scale with a known-answer benchmark (CI and plugin development)."},
-    {"date": "2025-01-01", "what": "metrics v1", "detail": "Gain over random with a 95% paired bootstrap CI (items and random seeds); cost-adjusted gain = mean gain / (1 + selection $ / fine-tune $); break-even flag; rank intervals."},
-    {"date": "2025-01-01", "what": "results schema selbench.result/v1", "detail": "One JSON line per cell; per-item scores as gzip JSONL."},
+    {"date": "2026-11-23", "what": "chasing-random-v1@v1", "detail": "The Chasing Random grid: 4 pools x budgets 1k/5k/10k, LLaMA-7B + LoRA, IFEval, AlpacaEval, LLMBar, OpenLLM."},
+    {"date": "2026-11-23", "what": "tiny@v1", "detail": "Offline tiny scale with a known-answer benchmark (CI and plugin development)."},
+    {"date": "2026-11-23", "what": "metrics v1", "detail": "Gain over random with a 95% paired bootstrap CI (items and random seeds); cost-adjusted gain = mean gain / (1 + selection $ / fine-tune $); break-even flag; rank intervals."},
+    {"date": "2026-11-23", "what": "results schema selbench.result/v1", "detail": "One JSON line per cell; per-item scores as gzip JSONL."},
 ]
 
 
