@@ -159,16 +159,44 @@
     document.getElementById("shown").textContent = rows.length + " of " + data.selectors.length + " selectors";
     document.getElementById("empty").hidden = rows.length > 0;
     document.getElementById("rank-note").hidden = !agg.cellFilter;
-    var shown = {};
-    rows.forEach(function (r) { shown[r.s.slug] = true; });
-    document.querySelectorAll("#cost-gain a[data-slug]").forEach(function (p) {
-      p.style.display = shown[p.getAttribute("data-slug")] ? "" : "none";
-    });
+    plot(rows);
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
       if (th.dataset.key === sortKey) th.setAttribute("aria-sort", sortDir < 0 ? "descending" : "ascending");
       else th.removeAttribute("aria-sort");
     });
     writeState();
+  }
+
+  // the cost-vs-gain plot follows the filters: hide filtered-out dots, move dots to the filtered headline,
+  // redraw the Pareto frontier through the dots shown
+  function plot(rows) {
+    var ax = data.plot, svg = document.getElementById("cost-gain");
+    if (!ax || !svg) return;
+    var byslug = {};
+    rows.forEach(function (r) { byslug[r.s.slug] = r; });
+    function sy(v) {
+      var c = Math.max(ax.ylo, Math.min(ax.yhi, v));
+      return ax.top + (ax.yhi - c) / (ax.yhi - ax.ylo) * (ax.bottom - ax.top);
+    }
+    var pts = [];
+    svg.querySelectorAll("a[data-slug]").forEach(function (a) {
+      var r = byslug[a.getAttribute("data-slug")], c = a.querySelector("circle");
+      if (!r || r.hshown === null) { a.style.display = "none"; return; }
+      a.style.display = "";
+      c.setAttribute("cy", sy(r.hshown).toFixed(1));
+      pts.push({ x: parseFloat(c.getAttribute("cx")), y: sy(r.hshown), slug: a.getAttribute("data-slug"), c: c });
+    });
+    pts.sort(function (p, q) { return p.x - q.x || p.y - q.y; });
+    var best = Infinity, front = {}, line = [];
+    pts.forEach(function (p) { if (p.y < best) { best = p.y; front[p.slug] = true; line.push(p.x.toFixed(1) + "," + p.y.toFixed(1)); } });
+    pts.forEach(function (p) { p.c.setAttribute("class", front[p.slug] ? "pt front-pt" : "pt"); });
+    var poly = svg.querySelector("polyline.front");
+    if (poly) poly.setAttribute("points", line.join(" "));
+    svg.querySelectorAll("text.frontlabel").forEach(function (t) {
+      var slug = t.getAttribute("data-slug"), p = pts.filter(function (q) { return q.slug === slug; })[0];
+      if (!p || !front[slug]) { t.style.display = "none"; return; }
+      t.style.display = ""; t.setAttribute("y", (p.y - 8).toFixed(1));
+    });
   }
 
   function sortBy(th) {

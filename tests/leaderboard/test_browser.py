@@ -76,8 +76,11 @@ def test_browse_sort_filter_and_screenshot(driver, hostile_site: Path) -> None:
     assert "Good Method" not in _names(driver) and len(_names(driver)) == 2
     Select(driver.find_element(By.ID, "filter-api")).select_by_value("")
     before = driver.find_element(By.CSS_SELECTOR, "#board tbody tr td:nth-child(7)").text
+    dot = '#cost-gain a[data-slug="good-method"] circle'
+    cy_before = driver.find_element(By.CSS_SELECTOR, dot).get_attribute("cy")
     Select(driver.find_element(By.ID, "filter-benchmark")).select_by_value("ifeval")
     after = driver.find_element(By.CSS_SELECTOR, "#board tbody tr td:nth-child(7)").text
+    assert driver.find_element(By.CSS_SELECTOR, dot).get_attribute("cy") != cy_before  # the plot follows the filter
     assert sum(map(int, after.split(" / "))) * 2 == sum(map(int, before.split(" / ")))  # half the cells
     assert driver.find_element(By.ID, "rank-note").is_displayed()
     assert driver.find_element(By.CSS_SELECTOR, "#board tbody tr td:nth-child(1)").text == "–"
@@ -99,6 +102,7 @@ def test_browse_sort_filter_and_screenshot(driver, hostile_site: Path) -> None:
         hd.click()
     (REPO / "docs").mkdir(exist_ok=True)
     assert driver.save_screenshot(str(REPO / "docs" / "leaderboard.png"))
+    assert driver.find_element(By.CSS_SELECTOR, "figure.plot").screenshot(str(REPO / "docs" / "leaderboard-plot.png"))
     # open a selector page from the table
     driver.find_element(By.LINK_TEXT, "Good Method").click()
     assert driver.current_url.endswith("selectors/good-method.html")

@@ -187,7 +187,8 @@ def cost_gain_plot(sel: pd.DataFrame, refs: dict[str, tuple[float, float]] | Non
         name = next(p["name"] for p in pts if p["slug"] == slug)
         name = name if len(name) <= 22 else name[:21] + "…"
         right = x > width * 0.6  # labels near the right edge run leftwards: never clipped
-        labels.append({"x": round(x - 8 if right else x + 8, 1), "y": round(-y - 8, 1), "anchor": "end" if right else "start", "text": name})
+        labels.append({"x": round(x - 8 if right else x + 8, 1), "y": round(-y - 8, 1), "anchor": "end" if right else "start",
+                       "text": name, "slug": slug})
     ticks_x = [{"x": round(sx(e), 1), "label": _usd(10.0 ** e) if e > x0 or not (usd == 0).any() else "free"} for e in range(x0, x1 + 1)]
     step = _nice_step(yhi - ylo)
     decimals = max(0, -math.floor(math.log10(step)))
@@ -195,7 +196,8 @@ def cost_gain_plot(sel: pd.DataFrame, refs: dict[str, tuple[float, float]] | Non
     for k in range(math.ceil(ylo / step), math.floor(yhi / step) + 1):
         v = round(k * step, decimals + 2)
         ticks_y.append({"y": round(sy(v), 1), "label": "0" if v == 0 else f"{v:+.{decimals}f}"})
-    return {"width": width, "height": height, "points": pts, "refs": ref_pts, "zero": round(sy(0.0), 1),
+    axis = {"ylo": ylo, "yhi": yhi, "top": pad_t, "bottom": height - pad_b}
+    return {"width": width, "height": height, "points": pts, "refs": ref_pts, "zero": round(sy(0.0), 1), "axis": axis,
             "front": " ".join(f"{x},{-y}" for x, y, _ in front), "front_slugs": {s for _, _, s in front}, "labels": labels,
             "ticks_x": ticks_x, "ticks_y": ticks_y[:12], "left": pad_l, "right": width - pad_r, "bottom": height - pad_b, "top": pad_t}
 
@@ -279,6 +281,7 @@ def build_site(lb: Leaderboard, subs: list[Submission], out: str | Path) -> Path
         if r["kind"] == "full" and r["mean_gain"] is not None:
             ref_points["full pool"] = (r["finetune_usd"] or 0.0, r["mean_gain"])
     plot = cost_gain_plot(sel, ref_points)
+    data["plot"] = plot["axis"]
     heat_cols = cells[["pool", "budget", "benchmark"]].drop_duplicates().sort_values(["pool", "budget", "benchmark"]).to_records(index=False).tolist()
     heat = {s: {(c["pool"], c["budget"], c["benchmark"]): c for c in records(g)} for s, g in cells.groupby("slug")}
     scale = 3.0  # heatmap colours saturate at 3 seed-sds
