@@ -134,3 +134,10 @@ def test_numbers_never_read_as_zero_and_ticks_are_clean(hostile_site: Path) -> N
         text = page.read_text("utf-8")
         assert not re.search(r"[+-]0\.0+(?![0-9])", text), page  # no "+0.000" / "-0.00"
         assert not re.search(r"\de-\d", re.sub(r"<script.*?</script>", "", text, flags=re.S)), page  # no "-4.16e-17" ticks
+
+
+def test_backticks_become_code_and_stay_escaped() -> None:
+    from selbench.leaderboard.site import inline_code
+
+    assert str(inline_code("Local `selbench run` of tiny")) == "Local <code>selbench run</code> of tiny"
+    assert "<script>" not in str(inline_code("`<script>`x")) and "&lt;script&gt;" in str(inline_code("`<script>`x"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from datetime import datetime, timezone
 from importlib import resources
@@ -106,6 +107,12 @@ def _pct(value: Any) -> str:
         return "–"
     v = 100 * float(value)
     return "0%" if v == 0 else f"{v:.{precision(v, 2)}f}%"
+
+
+def inline_code(text: Any) -> Markup:
+    """Escape ``text``, then show `backtick` spans as <code> (descriptions are written in Markdown style)."""
+    escaped = str(Markup.escape("" if text is None else text))
+    return Markup(re.sub(r"`([^`<>]{1,200})`", r"<code>\1</code>", escaped))
 
 
 def _usd(value: Any) -> str:
@@ -234,7 +241,7 @@ def _gpu_price(spec_id: str, subs: list[Submission]) -> float | None:
 def environment(files: Path) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(files / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fmt=_fmt, num=_num, pct=_pct, usd=_usd, json_html=json_for_html)
+    env.filters.update(fmt=_fmt, num=_num, pct=_pct, usd=_usd, json_html=json_for_html, code=inline_code)
     env.globals.update(color=_color)
     return env
 
