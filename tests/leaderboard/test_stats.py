@@ -263,3 +263,12 @@ def test_lower_is_better_is_flipped_and_kept_out_of_the_headline(tmp_path) -> No
     assert not loss["in_headline"].any() and loss["direction"].eq("lower").all()
     sel = lb.selectors.iloc[0]
     assert sel["headline_cells"] == len(acc) and sel["headline"] == pytest.approx(acc["std_value"].mean())
+
+
+def test_selectors_that_are_all_random_get_overlapping_rank_intervals(tmp_path) -> None:
+    """Eight selectors that are random with other seeds: no order between them is settled."""
+    subs = [load_submission(small_submission(tmp_path, f"Random Twin {i}", quality=0.0, seed_shift=0.2, seed=i)) for i in range(8)]
+    sel = aggregate(subs, n_boot=500).selectors
+    lo, hi = sel["rank_low"].to_numpy(), sel["rank_high"].to_numpy()
+    assert all(lo[i] <= hi[j] and lo[j] <= hi[i] for i in range(8) for j in range(8))  # every pair overlaps
+    assert (sel["headline_outcome"] == "tie").all()
