@@ -204,3 +204,19 @@ def test_a_gzip_bomb_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     proc = run_cli("pool", "info", str(bomb), env={"SELBENCH_MAX_POOL_BYTES": str(5 * 2**20)})
     assert_user_error(proc, "more than", "uncompressed", "SELBENCH_MAX_POOL_BYTES")
     assert bomb.stat().st_size < 200_000
+
+
+def test_a_pool_cache_edited_after_it_was_written_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from selbench.pools import load_pool
+    from selbench.specs.models import PoolSpec
+
+    monkeypatch.setenv("SELBENCH_CACHE", str(tmp_path / "cache"))
+    spec = PoolSpec(name="p", path=str(write_jsonl(tmp_path / "p.jsonl", alpaca_rows(30))))
+    pool = load_pool(spec)
+    assert load_pool(spec).fingerprint == pool.fingerprint  # an untouched cache is reused
+    arrow = next((Path(pool.cache_dir) / "data").glob("*.arrow"))
+    data = bytearray(arrow.read_bytes())
+    data[-64] ^= 0xFF
+    arrow.write_bytes(bytes(data))
+    with pytest.raises(PoolError, match="modified after it was written"):
+        load_pool(spec)
