@@ -1,9 +1,10 @@
 """Leaderboard build time: 200 synthetic submissions x the chasing-random-v1 grid.
 
 4 pools x 3 budgets x 4 benchmarks (IFEval 541, AlpacaEval 805, LLMBar 419, OpenLLM 1000 items),
-each submission with its own 3 random seeds, full-pool and zero-shot rows (224 per-item files per
-submission, 44,800 in all). Generation is not timed; the build (validate, aggregate with 1000
-bootstrap replicates, render) is. Must stay under a minute.
+each submission with 3 selector runs (the spec's train seeds) and its own 3 random seeds per cell,
+full-pool and zero-shot rows (320 per-item files per submission, 64,000 in all; 224 / 44,800 when
+a cell had one selector run). Generation is not timed; the build (validate, hash every file,
+aggregate with 1000 replicates per cell, render) is. Must stay under a minute on a quiet machine.
 
     python benchmarks/leaderboard_build.py [--submissions 200] [--keep DIR]
 """

@@ -23,7 +23,7 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("hostile")
     subs = root / "submissions"
     small_submission(subs, "Good Method", quality=0.8, selection_usd=0.5)
-    small_submission(subs, "Costly Method", quality=0.9, selection_usd=500.0, uses_api=True, external_models=("gpt-4",))
+    small_submission(subs, "Costly Method", quality=0.8, selection_usd=500.0, uses_api=True, external_models=("gpt-4",))
     text = {"name": "Evil " + HOSTILE, "authors": [HOSTILE, "x\"><svg onload=alert(3)>"], "description": HOSTILE,
             "external_models": [HOSTILE]}
     small_submission(subs, "evil", quality=0.0, selection_usd=1.0, text=text,

@@ -56,14 +56,16 @@ def test_json_for_html_is_safe_and_round_trips() -> None:
 
 
 def test_site_has_every_page_and_download(hostile_site: Path) -> None:
-    for name in ("index.html", "heatmap.html", "how-ranking-works.html", "changelog.html", "leaderboard.csv", "cells.csv",
+    for name in ("index.html", "heatmap.html", "how-ranking-works.html", "how-to-submit.html", "changelog.html", "leaderboard.csv", "cells.csv",
                  "leaderboard.json", "assets/site.css", "assets/leaderboard.js", "selectors/good-method.html", "selectors/evil.html"):
         assert (hostile_site / name).is_file(), name
     data = json.loads((hostile_site / "leaderboard.json").read_text())
     assert data["spec"] == "chasing-random-v1@v1" and len(data["selectors"]) == 3
-    assert "cost-adjusted gain" in (hostile_site / "how-ranking-works.html").read_text().lower()
+    how = (hostile_site / "how-ranking-works.html").read_text().lower()
+    assert "compute-matched random" in how and "minimum detectable effect" in how and "seed-sd" in how
     index = (hostile_site / "index.html").read_text()
     assert "<svg" in index and "polyline" in index and 'class="front"' in index
+    assert 'class="verdict"' in index and "How to submit" in index and 'class="refpt"' in index
     assert "http://" not in index.replace('"http://www.w3.org', "") and "cdn" not in index.lower()  # no external resources
 
 
@@ -104,3 +106,38 @@ def test_leaderboard_build_cli(tmp_path: Path) -> None:
     assert csv[0].startswith("slug,") and csv[1].startswith("one,")
     index = (tmp_path / "site" / "index.html").read_text()
     assert re.search(r"broken: invalid: broken/metadata.json: malformed JSON", index)
+
+
+def test_downloads_carry_every_number_the_page_shows(hostile_site: Path) -> None:
+    import csv
+
+    data = json.loads((hostile_site / "leaderboard.json").read_text())
+    want_sel = {"headline", "headline_ci_low", "headline_ci_high", "headline_mde", "rank", "rank_low", "rank_high", "wins",
+                "ties", "losses", "selector_runs_min", "selection_gpu_h", "selection_usd", "selection_share_of_full",
+                "gain_per_gpu_h", "break_even", "partial", "partial_reason"}
+    want_cell = {"delta", "ci_low", "ci_high", "mde", "outcome", "seeds", "selector_runs", "random_runs", "value",
+                 "matched_budget", "std_gain", "std_value", "scale", "direction", "selection_gpu_h", "selection_usd"}
+    assert want_sel <= set(data["selectors"][0]) and want_cell <= set(data["cells"][0])
+    assert data["verdict"]["slug"] and data["gpu_hour_usd"] == 2.5 and data["units"]
+    with (hostile_site / "leaderboard.csv").open() as f:
+        assert want_sel <= set(next(csv.reader(f)))
+    with (hostile_site / "cells.csv").open() as f:
+        assert want_cell <= set(next(csv.reader(f)))
+
+
+def test_numbers_never_read_as_zero_and_ticks_are_clean(hostile_site: Path) -> None:
+    from selbench.leaderboard.site import _fmt, _usd
+
+    assert _fmt(0.0004) == "+0.00040" and _fmt(-0.0004) == "-0.00040" and _fmt(1.234) == "+1.23" and _fmt(0.0) == "0"
+    assert _usd(0.00042) == "$0.00042" and _usd(12.3) == "$12.30" and _usd(1234.0) == "$1,234"
+    for page in sorted(hostile_site.rglob("*.html")):
+        text = page.read_text("utf-8")
+        assert not re.search(r"[+-]0\.0+(?![0-9])", text), page  # no "+0.000" / "-0.00"
+        assert not re.search(r"\de-\d", re.sub(r"<script.*?</script>", "", text, flags=re.S)), page  # no "-4.16e-17" ticks
+
+
+def test_backticks_become_code_and_stay_escaped() -> None:
+    from selbench.leaderboard.site import inline_code
+
+    assert str(inline_code("Local `selbench run` of tiny")) == "Local <code>selbench run</code> of tiny"
+    assert "<script>" not in str(inline_code("`<script>`x")) and "&lt;script&gt;" in str(inline_code("`<script>`x"))

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from selbench.submissions.errors import SubmissionError
@@ -58,7 +59,25 @@ def test_published_json_schema_is_up_to_date() -> None:
 
 def test_a_good_submission_validates(good: Path) -> None:
     sub = load_submission(good)
-    assert sub.slug == "good" and len(sub.rows) == 2 * 2 * 2 * 4 + 2 * 2 * 2 and len(sub.content_sha256) == 64
+    # 2 pools x 2 budgets x 2 benchmarks x (3 selector seeds + 3 random seeds) + 2 pools x 2 benchmarks x (full, zero-shot)
+    assert sub.slug == "good" and len(sub.rows) == 2 * 2 * 2 * 6 + 2 * 2 * 2 and len(sub.content_sha256) == 64
+    assert sub.partial == []
+
+
+def test_one_seed_per_cell_is_valid_but_partial(tmp_path: Path) -> None:
+    """Old submissions carried one selector row per cell: valid, with a clear partial message."""
+    sub = load_submission(small_submission(tmp_path, "Old Style", train_seeds=(0,)))
+    assert len(sub.partial) == 1
+    assert "fewer selector runs than the spec's 3 training seeds" in sub.partial[0] and "ranked apart" in sub.partial[0]
+    proc = run_cli("submissions", "validate", str(tmp_path / "old-style"))
+    assert proc.returncode == 0 and "partial" in proc.stdout and "training seeds" in proc.stdout
+
+
+def test_seeded_selector_rows_are_accepted(tmp_path: Path) -> None:
+    """Several selector rows in one cell (one per seed, each with its own selection) validate."""
+    sub = load_submission(small_submission(tmp_path, "Seeded", train_seeds=(0, 1, 2, 3)))
+    cell = [r for r in sub.rows if r.kind == "selector" and r.pool == "alpaca" and r.budget == 1000 and r.benchmark == "ifeval"]
+    assert sorted(r.seed for r in cell) == [0, 1, 2, 3] and len({r.selection for r in cell}) == 4 and sub.partial == []
 
 
 @pytest.mark.parametrize("key", ["verified", "status"])
@@ -201,3 +220,54 @@ def test_validate_cli_reports_the_reason(good: Path) -> None:
     proc = run_cli("submissions", "validate", str(good.parent))
     assert proc.returncode == 2 and "invalid" in proc.stdout and "field 'verified'" in " ".join(proc.stdout.split())
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+SEEDED_PLUGIN = """
+from selbench.selection.base import Selection, Selector
+
+
+class EveryOther(Selector):
+    \"\"\"A seeded file plugin: a seeded shuffle of the even positions.\"\"\"
+
+    name = "every-other"
+    version = "0.1.0"
+    seeded = True
+
+    def select(self, pool, budget, ctx):
+        ids = pool.data["id"][::2]
+        order = ctx.np_rng().permutation(len(ids))[:budget]
+        return Selection(ids=[ids[int(i)] for i in order])
+"""
+
+
+def test_seeded_file_plugin_submits_verifies_and_is_ranked(tmp_path: Path) -> None:
+    """The issue's done-when: a seeded file plugin run on the tiny spec submits (its code travels with
+    it), verifies from that copy, and appears with its headline, CI and MDE."""
+    from selbench.leaderboard.build import build
+
+    plugin = tmp_path / "src" / "every_other.py"
+    plugin.parent.mkdir()
+    plugin.write_text(SEEDED_PLUGIN)
+    run = make_tiny_run(tmp_path / "run", selector=f"{plugin}:EveryOther", budgets=(100,))
+    subs = tmp_path / "submissions"
+    proc = run_cli("submit", str(run), "--name", "Every Other", "--authors", "Ada", "--code", "https://x.org", "--out", str(subs))
+    assert proc.returncode == 0, proc.stderr
+    folder = subs / "every-other"
+    meta = _meta(folder)
+    assert meta["plugin"]["file"] == "plugin/every_other.py" and meta["plugin"]["attr"] == "EveryOther"
+    assert (folder / "plugin" / "every_other.py").read_text() == SEEDED_PLUGIN
+    sub = load_submission(folder)
+    assert sub.partial == [] and len([r for r in sub.rows if r.kind == "selector"]) == 3  # the spec's 3 train seeds
+    plugin.unlink()  # verify runs the copy inside the submission, not the author's file
+    record = tmp_path / "verified.json"
+    ver = run_cli("submissions", "verify", str(folder), "--record", str(record), "--out", str(tmp_path / "verify"))
+    assert ver.returncode == 0, ver.stderr + ver.stdout
+    assert load_records(record)["every-other"]["status"] == "verified"
+    res = build(subs, tmp_path / "site", verified=record, n_boot=200)
+    row = res.leaderboard.selectors.set_index("slug").loc["every-other"]
+    assert row["status"] == "verified" and np.isfinite(row["headline"]) and row["headline_mde"] > 0
+    assert row["headline_ci_low"] <= row["headline"] <= row["headline_ci_high"]
+    # a tampered plugin file no longer matches its hash
+    (folder / "plugin" / "every_other.py").write_text(SEEDED_PLUGIN + "# changed\n")
+    with pytest.raises(SubmissionError, match="does not match plugin.sha256"):
+        load_submission(folder)

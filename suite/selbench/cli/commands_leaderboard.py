@@ -22,7 +22,7 @@ def build(
     spec: str | None = typer.Option(None, "--spec", help="Spec version to compare, e.g. chasing-random-v1@v1 (default: the one most submissions use)."),
     n_boot: int = typer.Option(N_BOOT, "--bootstrap", min=100, help="Bootstrap replicates."),
 ) -> None:
-    """Validate submissions, aggregate (gain over random, CIs, cost-adjusted gain) and write the site."""
+    """Validate submissions, aggregate (gain over random with calibrated CIs and MDE, compute-matched headline) and write the site."""
     from selbench.leaderboard.build import build as do_build
 
     start = time.perf_counter()

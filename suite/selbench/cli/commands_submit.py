@@ -52,6 +52,8 @@ def validate(
         try:
             sub = load_submission(folder)
             out.print(f"[green]ok[/]      {escape(folder.name)} ({len(sub.rows)} rows)")
+            for why in sub.partial:
+                out.print(f"[yellow]partial[/] {escape(folder.name)}: {escape(why)}", soft_wrap=True)
         except SubmissionError as exc:
             out.print(f"[red]invalid[/] {escape(folder.name)}: {escape(str(exc))}", soft_wrap=True)
             bad.append(folder.name)

@@ -352,6 +352,10 @@ class Spec(_Strict):
     pools: tuple[PoolSpec, ...] = Field(min_length=1)
     budgets: tuple[int, ...] = Field(min_length=1)
     random_seeds: tuple[int, ...] = Field(min_length=3)
+    #: every selector cell is fine-tuned with each of these seeds (one run each; a seeded
+    #: selector also selects with it): 7B runs differ by 0.7-0.9 points from seed to seed, so the
+    #: leaderboard needs several runs per arm to tell a gain from seed noise.
+    train_seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
     selectors: tuple[str, ...] = ("random", "longest", "full")
     base_model: ModelSpec
     recipe: RecipeSpec
@@ -374,11 +378,11 @@ class Spec(_Strict):
             raise ValueError("budgets must be unique")
         return budgets
 
-    @field_validator("random_seeds")
+    @field_validator("random_seeds", "train_seeds")
     @classmethod
     def _unique_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
         if len(set(seeds)) != len(seeds):
-            raise ValueError("random seeds must be unique")
+            raise ValueError("seeds must be unique")
         return seeds
 
     @model_validator(mode="after")

@@ -48,8 +48,11 @@ def _item_scores(rng: np.random.Generator, ability: np.ndarray, quality: float, 
 
 
 def make_tiny_run(out: str | Path, *, selector: str = "longest", budgets: tuple[int, ...] = (100, 400),
-                  seeds: tuple[int, ...] = (0, 1, 2), quality: float = 0.6, seed: int = 0) -> Path:
-    """Write a run folder (``results.jsonl``, ``items/``, ``selections/``, ``provenance.json``)."""
+                  seeds: tuple[int, ...] = (0, 1, 2), quality: float = 0.6, seed: int = 0,
+                  train_seeds: tuple[int, ...] | None = None) -> Path:
+    """Write a run folder (``results.jsonl``, ``items/``, ``selections/``, ``provenance.json``).
+
+    The selector gets one run per ``train_seeds`` (default: the spec's), selecting with that seed."""
     from selbench.pools.loader import load_pool
     from selbench.selection.stage import run_selection
     from selbench.specs.loader import load_spec
@@ -89,8 +92,10 @@ def make_tiny_run(out: str | Path, *, selector: str = "longest", budgets: tuple[
         return run_selection(pool, name, budget, sd, out, cost_model=spec.cost_model, spec_id=spec.id, isolate=False)
 
     for budget in budgets:
-        art = select(selector, budget, seeds[0])
-        add("selector", selector, art.data["selector"]["version"], budget, seeds[0], quality, art, budget)
+        for sd in (spec.train_seeds if train_seeds is None else train_seeds):
+            art = select(selector, budget, sd)  # ``selector``: a registry name or a plugin file (path.py:Class)
+            add("selector", art.data["selector"]["name"], art.data["selector"]["version"], budget, sd,
+                quality + 0.05 * rng.standard_normal(), art, budget)
         for sd in seeds:
             art_r = select("random", budget, sd)
             add("random", "random", art_r.data["selector"]["version"], budget, sd, 0.0 + 0.05 * rng.standard_normal(), art_r, budget)
@@ -113,10 +118,14 @@ def make_synthetic_submission(root: str | Path, name: str, *, quality: float = 0
                               spec_version: int = 1, pools: tuple[str, ...] = CHASING_POOLS,
                               budgets: tuple[int, ...] = CHASING_BUDGETS,
                               benchmarks: dict[str, int] | None = None, random_seeds: tuple[int, ...] = (0, 1, 2),
+                              train_seeds: tuple[int, ...] = (0, 1, 2), seed_shift: float = 0.05,
                               uses_api: bool = False, external_models: tuple[str, ...] = (), track: str = "general",
                               text: dict[str, Any] | None = None, samples: list[dict[str, str]] | None = None,
                               shared_reference: bool = False) -> Path:
     """Write ``root/<slug>`` with selector rows of ``quality`` (log-odds above random) on the grid.
+
+    Each cell gets one selector run per ``train_seeds`` and one random run per ``random_seeds``;
+    every run has a model-level seed shift ~ N(0, ``seed_shift``) in log-odds.
 
     ``text`` overrides metadata string fields (the hostile-string tests use it). Selection files
     hold ids of a fake pool (``<pool>-<n>``), so the ids_sha256 checks are real. With
@@ -190,9 +199,10 @@ def make_synthetic_submission(root: str | Path, name: str, *, quality: float = 0
     for pool in pools:
         for bench in benchmarks:
             for budget in budgets:
-                add("selector", plugin, pool, budget, 0, bench, quality + 0.05 * rng.standard_normal(), sel_cost)
+                for sd in train_seeds:
+                    add("selector", plugin, pool, budget, sd, bench, quality + seed_shift * rng.standard_normal(), sel_cost)
                 for sd in random_seeds:
-                    noise = 0.05 * (ref_rng if shared_reference else rng).standard_normal()
+                    noise = seed_shift * (ref_rng if shared_reference else rng).standard_normal()
                     add("random", "random", pool, budget, sd, bench, noise, free)
             add("full", "full", pool, None, 0, bench, 0.2, None)
             add("zero-shot", "zero-shot", pool, None, 0, bench, -1.0, None)

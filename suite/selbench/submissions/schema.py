@@ -7,6 +7,7 @@ provenance.json                 Provenance: package versions, Python, platform, 
 samples.jsonl                   optional: a few {benchmark, prompt, output} examples to show
 items/*.jsonl.gz                per-item scores, one file per result row
 selections/*.json               the selection.json (ids, ids_sha256, cost) of every fine-tuned row
+plugin/<name>.py                a file plugin's code (metadata plugin.file + plugin.sha256), re-run by verify
 ```
 Every file is referenced by a row or is one of the fixed names above; anything else (including a
 ``verification.json`` or symlink) is rejected. "verified" is never part of a submission: it is
@@ -18,9 +19,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from selbench.results.schema import NAME
+from selbench.results.schema import HEX64, NAME
 
 SUBMISSION_SCHEMA = "selbench.submission/v1"
 _URL = re.compile(r"^https?://[^\s<>\"'`]+$")
@@ -33,6 +34,7 @@ LIMITS = {
     "samples.jsonl": 256 << 10,
     "items": 8 << 20,
     "selections": 32 << 20,
+    "plugin": 1 << 20,
     "total": 1 << 30,
     "files": 50_000,
 }
@@ -54,6 +56,18 @@ class Plugin(_Strict):
     name: str = Field(pattern=NAME, description="Selector registry name (built-in or entry point), as in the result rows.")
     version: str = Field(min_length=1, max_length=64)
     install: str | None = Field(None, max_length=300, description="How CI gets the plugin: a pip requirement (e.g. 'my-sel==1.0') or null for built-ins.")
+    file: str | None = Field(None, pattern=r"^plugin/[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.py$",
+                             description="A file plugin: its code inside the submission (plugin/<name>.py); verify re-runs it from there.")
+    sha256: str | None = Field(None, pattern=HEX64, description="sha256 of the plugin file's bytes.")
+    attr: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$", description="The Selector class in the file.")
+
+    @model_validator(mode="after")
+    def _file_and_hash(self) -> Plugin:
+        if (self.file is None) != (self.sha256 is None):
+            raise ValueError("a file plugin needs both `file` and `sha256`")
+        if self.attr is not None and self.file is None:
+            raise ValueError("`attr` names the class of a file plugin: give `file` too")
+        return self
 
 
 class Metadata(_Strict):

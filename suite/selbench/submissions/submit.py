@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from selbench.atomic import atomic_directory
 from selbench.errors import SelbenchError
+from selbench.hashing import sha256_file
 from selbench.results.schema import ResultRow
 from selbench.selection.identity import selector_identity
 from selbench.selection.registry import absolute_selector, is_file_spec
@@ -60,6 +61,24 @@ def _inside(run_dir: Path, rel: str) -> Path:
     if not path.is_relative_to(run_dir.resolve()) or not path.is_file():
         raise SubmissionError(str(run_dir / rel), "not found inside the run folder")
     return path
+
+
+def _plugin_file(selector_meta: dict[str, Any], run_dir: Path) -> tuple[Path, str] | None:
+    """A file plugin's code (path, class) from the selection's record, checked against the hash the
+    run recorded: the submission carries the exact bytes that made its selections."""
+    ref = selector_meta.get("ref") or {}
+    ident = selector_meta.get("identity") or {}
+    if ref.get("kind") != "file":
+        return None
+    path_text, _, attr = str(ref.get("target", "")).rpartition(":")
+    path = Path(path_text or str(ref.get("target", "")))
+    where = str(run_dir / "results.jsonl")
+    if not path.is_file():
+        raise SubmissionError(where, f"the file plugin {path} that made these selections is gone: it must travel with the submission")
+    want = ident.get("code_sha256") or ref.get("code_sha256")
+    if want and sha256_file(path) != want:
+        raise SubmissionError(str(path), "changed since the run (sha256 differs from the selections' record): re-run, then submit")
+    return path, attr or ident.get("attr") or ""
 
 
 def _is_selector(run_dir: Path, row: ResultRow, wanted: str) -> bool:
@@ -127,10 +146,17 @@ def submit(run_dir: str | Path, *, name: str, authors: list[str], paper: str | N
                 selector_meta = json.loads(ssrc.read_text("utf-8")).get("selector", {})
         new_rows.append(data)
 
+    plugin: dict[str, Any] = {"name": plugin_name, "version": plugin_version, "install": plugin_install}
+    plugin_src = _plugin_file(selector_meta, run_dir)
+    if plugin_src is not None:
+        src, attr = plugin_src
+        rel = f"plugin/{src.name}"
+        copies[str(src)] = (src, rel)
+        plugin |= {"file": rel, "sha256": sha256_file(src), **({"attr": attr} if attr else {})}
     metadata = {
         "schema": "selbench.submission/v1", "name": name, "authors": authors, "paper": paper, "code": code,
         "description": description,
-        "plugin": {"name": plugin_name, "version": plugin_version, "install": plugin_install},
+        "plugin": plugin,
         "spec": spec, "spec_version": spec_version, "track": selector_meta.get("track", track),
         "uses_api": bool(selector_meta.get("uses_api", False)),
         "external_models": list(selector_meta.get("external_models", [])),

@@ -8,6 +8,11 @@ per-item file exists, matches its sha256, decodes and has the row's item count, 
 of a benchmark are the same in every row; every selection file matches its row (ids_sha256
 recomputed from the ids, pool fingerprint, budget, seed, selector); every selector cell has at
 least two random seeds; and no file is left unreferenced.
+
+A selector cell may hold several rows, one per seed (training seeds, and selection seeds of a
+seeded selector). A submission with fewer seeds per cell than the spec's ``train_seeds`` (older
+submissions carry one) is valid but **partial**: :attr:`Submission.partial` says why, and the
+leaderboard ranks it apart from complete ones.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from selbench.errors import SelbenchError
 from selbench.hashing import ids_sha256, sha256_bytes, sha256_json
 from selbench.results.items import ItemScoresError, decode_item_scores
 from selbench.results.schema import ResultRow, check_relative_path
@@ -34,6 +40,7 @@ from selbench.submissions.schema import LIMITS, Metadata, Provenance, Sample
 FIXED_FILES = ("metadata.json", "metadata.yaml", "results.jsonl", "provenance.json", "samples.jsonl")
 FORBIDDEN_KEYS = {"verified", "status", "verification"}
 MIN_RANDOM_SEEDS = 2
+DEFAULT_TRAIN_SEEDS = 3  # when the spec is not a built-in one (or another version of it)
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -49,6 +56,8 @@ class Submission:
     samples: list[Sample]
     content_sha256: str
     items: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict, repr=False)
+    #: why this submission is partial (empty when it carries every seed the spec asks for)
+    partial: list[str] = field(default_factory=list)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -141,7 +150,8 @@ def load_submission(folder: str | Path, *, check_selections: bool = True) -> Sub
     """Validate ``folder`` and return the :class:`Submission`; raises :class:`SubmissionError`.
 
     ``check_selections=False`` (used by the leaderboard build) checks that selection files exist
-    and are small enough but does not parse them; ``selbench submissions validate`` (run on every
+    and are small enough and hashes them (so the content hash, which a verification record
+    matches, is the same) but does not parse them; ``selbench submissions validate`` (run on every
     PR) checks them fully.
     """
     folder = Path(folder)
@@ -188,7 +198,7 @@ def load_submission(folder: str | Path, *, check_selections: bool = True) -> Sub
                 for n, obj in _jsonl(raw_rows, f"{slug}/results.jsonl")]
     if not rows:
         raise SubmissionError(f"{slug}/results.jsonl", "no result rows")
-    _check_rows(slug, metadata, rows)
+    partial = _check_rows(slug, metadata, rows)
 
     referenced: set[str] = {meta_rel, "provenance.json", "results.jsonl", "samples.jsonl"}
     items: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -231,26 +241,48 @@ def load_submission(folder: str | Path, *, check_selections: bool = True) -> Sub
         if rel not in files:
             raise SubmissionError(where, f"file not found: {rel}", field="selection")
         referenced.add(rel)
-        if not check_selections:
-            size = files[rel].stat().st_size
-            if size > LIMITS["selections"]:
-                raise SubmissionError(f"{slug}/{rel}", f"file too large: {size} bytes (limit {LIMITS['selections']})")
-            sha_of[rel] = f"size:{size}"
+        if not check_selections:  # hashed (the content hash must match a full check's), not parsed
+            if rel not in sha_of:
+                read(rel, LIMITS["selections"])
             continue
         if rel not in selections:
             sel = _json_or_yaml(read(rel, LIMITS["selections"]), f"{slug}/{rel}")
             selections[rel] = _check_selection_file(sel, f"{slug}/{rel}")
         _match_selection(selections[rel], row, f"{slug}/{rel}", n)
 
+    plugin_file = metadata.plugin.file
+    if plugin_file is not None:
+        where = f"{slug}/{meta_rel}"
+        if plugin_file not in files:
+            raise SubmissionError(where, f"file not found: {plugin_file} (a file plugin travels with its submission)", field="plugin.file")
+        referenced.add(plugin_file)
+        read(plugin_file, LIMITS["plugin"])
+        if sha_of[plugin_file] != metadata.plugin.sha256:
+            raise SubmissionError(f"{slug}/{plugin_file}", f"sha256 {sha_of[plugin_file]} does not match plugin.sha256 in {meta_rel}")
     unreferenced = sorted(set(files) - referenced)
     if unreferenced:
         raise SubmissionError(f"{slug}/{unreferenced[0]}", "unexpected file (not referenced by results.jsonl and not one of "
                               f"{', '.join(FIXED_FILES)})")
     content = sha256_json(sorted(sha_of.items()))
-    return Submission(folder, slug, metadata, rows, provenance, samples, content, items)
+    return Submission(folder, slug, metadata, rows, provenance, samples, content, items, partial)
 
 
-def _check_rows(slug: str, meta: Metadata, rows: list[ResultRow]) -> None:
+def required_train_seeds(spec: str, version: int) -> int:
+    """How many training seeds per selector cell the spec asks for (its ``train_seeds``)."""
+    from selbench.specs.loader import builtin_spec_names, load_spec
+
+    try:
+        if spec in builtin_spec_names():
+            s = load_spec(spec)
+            if s.version == version:
+                return len(s.train_seeds)
+    except SelbenchError:
+        pass
+    return DEFAULT_TRAIN_SEEDS
+
+
+def _check_rows(slug: str, meta: Metadata, rows: list[ResultRow]) -> list[str]:
+    """Consistency of the rows; returns why the submission is partial (empty when complete)."""
     file = f"{slug}/results.jsonl"
     keys: set[tuple[Any, ...]] = set()
     fingerprints: dict[str, str] = {}
@@ -278,14 +310,20 @@ def _check_rows(slug: str, meta: Metadata, rows: list[ResultRow]) -> None:
             raise SubmissionError(where, f"benchmark '{row.benchmark}' reported with two metrics ({metrics[row.benchmark]}, {row.metric})", field="metric")
     if not selector_cells:
         raise SubmissionError(file, f"no rows of kind 'selector' for plugin {meta.plugin.name}")
-    seen = set()
+    runs: dict[tuple[str, int | None, str], int] = defaultdict(int)
     for n, cell in selector_cells:
-        if cell in seen:
-            raise SubmissionError(f"{file} line {n}", "several selector rows for one cell (pool, budget, benchmark): report one seed")
-        seen.add(cell)
+        runs[cell] += 1
         if len(random_seeds.get(cell, ())) < MIN_RANDOM_SEEDS:
             raise SubmissionError(f"{file} line {n}", f"cell pool={cell[0]} budget={cell[1]} benchmark={cell[2]} needs random rows "
                                   f"with at least {MIN_RANDOM_SEEDS} seeds (gain is measured against them)")
+    want = required_train_seeds(meta.spec, meta.spec_version)
+    short = sorted(c for c, k in runs.items() if k < want)
+    if short:
+        fewest = min(runs[c] for c in short)
+        return [f"{len(short)} of {len(runs)} cells have fewer selector runs than the spec's {want} training seeds "
+                f"(as few as {fewest}; e.g. pool={short[0][0]} budget={short[0][1]} benchmark={short[0][2]}): "
+                "accepted as partial and ranked apart; run every seed of every cell to be ranked with complete submissions"]
+    return []
 
 
 def _check_selection_file(sel: Any, where: str) -> dict[str, Any]:

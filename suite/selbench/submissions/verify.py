@@ -43,6 +43,9 @@ def verify(folder: str | Path, *, out: str | Path, max_selections: int | None = 
         if row.kind == "selector" and row.budget is not None and row.selection_ids_sha256:
             todo.setdefault((row.pool, row.budget, row.seed), row.selection_ids_sha256)
     items = sorted(todo.items())[: max_selections or None]
+    selector = meta.plugin.name
+    if meta.plugin.file is not None:  # a file plugin runs from the copy inside the submission (hash checked on load)
+        selector = str((sub.path / meta.plugin.file).resolve()) + (f":{meta.plugin.attr}" if meta.plugin.attr else "")
     checks = []
     pools: dict[str, Any] = {}
     for (pool_name, budget, seed), expected in items:
@@ -54,7 +57,7 @@ def verify(folder: str | Path, *, out: str | Path, max_selections: int | None = 
             raise VerificationError(f"{sub.slug}: pool {pool_name} has fingerprint {pool.fingerprint[:12]} here, "
                                     f"the submission used {fingerprint[:12]}")
         try:
-            art = run_selection(pool, meta.plugin.name, budget, seed, Path(out), cost_model=spec.cost_model,
+            art = run_selection(pool, selector, budget, seed, Path(out), cost_model=spec.cost_model,
                                 spec_id=spec.id, limits=limits, spec=spec)
         except SelbenchError as exc:
             raise VerificationError(f"{sub.slug}: re-running {meta.plugin.name} failed: {exc}") from None
@@ -63,6 +66,7 @@ def verify(folder: str | Path, *, out: str | Path, max_selections: int | None = 
     record = {
         "status": "verified" if checks and all(c["ok"] for c in checks) else "failed",
         "content_sha256": sub.content_sha256, "plugin": meta.plugin.name, "plugin_version": meta.plugin.version,
+        "plugin_sha256": meta.plugin.sha256,
         "checks": checks, "suite_version": __version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
