@@ -70,7 +70,9 @@ def expand(
             if meta["ignores_budget"]:
                 cells.append(Cell(pool, None, name, spec.random_seeds[0]))
                 continue
-            seeds = spec.random_seeds if meta["seeded"] else spec.random_seeds[:1]
+            # random: one run per random seed; every other selector: one run per training seed of
+            # the spec (a seeded selector also selects with that seed), so seed variance is measured
+            seeds = spec.random_seeds if name == "random" else spec.train_seeds
             for target in (target_list if meta["track"] == "targeted" else [None]):
                 cells.extend(Cell(pool, b, name, s, target) for b in budget_list for s in seeds)
     return cells, metadata
