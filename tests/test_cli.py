@@ -56,7 +56,7 @@ def test_run_selects_every_cell_then_reuses_them(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "tiny" / "cells.jsonl").read_text().splitlines()]
     # random x 5 seeds + longest + full (once per pool) + the zero-shot reference row
     assert sorted((r["selector"], r["seed"]) for r in rows) == sorted(
-        [("random", s) for s in range(5)] + [("longest", 0), ("full", 0), ("zero-shot", 0)])
+        [("random", s) for s in range(5)] + [("longest", s) for s in range(3)] + [("full", 0), ("zero-shot", 0)])
     selected = [r for r in rows if r["selector"] != "zero-shot"]
     assert all(r["status"] == "done" and r["stage"] == "select" for r in selected)
     shas = {r["selection"]: json.loads(Path(r["selection"]).read_text())["ids_sha256"] for r in selected}

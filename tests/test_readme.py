@@ -35,7 +35,7 @@ def test_readme_tells_the_truth_about_the_quick_start_and_the_selectors() -> Non
     assert "every built-in selector" not in readme
     tiny = load_spec("tiny").selectors
     assert list(tiny) == ["random", "longest", "full"]
-    assert "`random` (5 seeds), `longest`\nand `full`" in readme  # the selectors the default run uses
+    assert "`random` (5 seeds), `longest`\n(3 training seeds) and `full`" in readme  # what the default run trains
     listed = re.search(r"selbench ls selectors +# the (\d+) built-ins", readme)
     assert listed and int(listed.group(1)) == len(BUILTIN)
 

@@ -52,7 +52,7 @@ def grid_spec(tmp_path_factory: pytest.TempPathFactory) -> Spec:
     return Spec.model_validate({
         **load_spec("tiny").model_dump(mode="json"),
         "pools": [PoolSpec(name="p", path=str(pool)).model_dump(mode="json")], "budgets": [10, 20],
-        "random_seeds": [0, 1, 2], "selectors": ["longest"]})
+        "random_seeds": [0, 1, 2], "train_seeds": [0], "selectors": ["longest"]})
 
 
 @pytest.fixture(scope="session")
