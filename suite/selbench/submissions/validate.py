@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from selbench.errors import SelbenchError
 from selbench.hashing import ids_sha256, sha256_bytes, sha256_json
 from selbench.results.items import ItemScoresError, decode_item_scores
+from selbench.results.recompute import score_mismatch
 from selbench.results.schema import ResultRow, check_relative_path
 from selbench.submissions.errors import SubmissionError
 from selbench.submissions.schema import LIMITS, Metadata, Provenance, Sample
@@ -224,6 +225,11 @@ def load_submission(folder: str | Path, *, check_selections: bool = True) -> Sub
         ids, scores = items[rel]
         if len(ids) != row.n_items:
             raise SubmissionError(where, f"n_items is {row.n_items} but {rel} has {len(ids)} items", field="n_items")
+        actual = score_mismatch(row.score, ids, scores, scale=getattr(row, "scale", "0-1"),
+                                aggregate=getattr(row, "aggregate", "mean"))
+        if actual is not None:  # the number on the board is the one the items give, never the stated one
+            raise SubmissionError(where, f"score {row.score!r} does not match its per-item file {rel}, "
+                                         f"which gives {actual!r}", field="score")
         idset = frozenset(ids)
         first = bench_items.setdefault(row.benchmark, (rel, idset))
         if first[1] != idset:
