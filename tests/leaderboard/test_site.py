@@ -141,3 +141,31 @@ def test_backticks_become_code_and_stay_escaped() -> None:
 
     assert str(inline_code("Local `selbench run` of tiny")) == "Local <code>selbench run</code> of tiny"
     assert "<script>" not in str(inline_code("`<script>`x")) and "&lt;script&gt;" in str(inline_code("`<script>`x"))
+
+
+def test_csv_cells_never_start_a_formula(tmp_path: Path) -> None:
+    """A submitted name like =HYPERLINK(...) is written as text, not a spreadsheet formula."""
+    import csv
+
+    from selbench.leaderboard.build import build
+
+    subs = tmp_path / "submissions"
+    small_submission(subs, "plain", quality=0.5, selection_usd=1.0)
+    small_submission(subs, "formula", quality=0.5, selection_usd=1.0,
+                     text={"name": "=HYPERLINK(\"http://x\")", "authors": ["+1 @attacker"]})
+    build(subs, tmp_path / "site", verified=tmp_path / "verified.json", n_boot=100)
+    site = tmp_path / "site"
+    for name in ("leaderboard.csv", "cells.csv"):
+        with (site / name).open() as f:
+            for row in csv.reader(f):
+                for cell in row:
+                    assert not cell.startswith(("=", "+", "@")) and not (cell.startswith("-") and not _number(cell)), (name, cell)
+    assert "'=HYPERLINK" in (site / "leaderboard.csv").read_text()
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

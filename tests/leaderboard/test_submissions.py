@@ -153,6 +153,31 @@ def test_tampered_items_and_selections_are_rejected(good: Path) -> None:
     _reject(good, f"good/{row['item_scores']}", "does not match item_scores_sha256")
 
 
+def test_a_score_that_its_items_do_not_give_is_refused(good: Path) -> None:
+    """The forged-score attack: results.jsonl says 0.99 while the per-item file averages less."""
+    lines = (good / "results.jsonl").read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if json.loads(line)["kind"] == "selector")
+    row = json.loads(lines[n])
+    row["score"] = 0.99
+    lines[n] = json.dumps(row)
+    (good / "results.jsonl").write_text("\n".join(lines) + "\n")
+    _reject(good, f"good/results.jsonl line {n + 1}: field 'score'", "does not match its per-item file")
+
+
+@pytest.mark.parametrize("field,value", [("score", "0.578"), ("seed", "0"), ("n_items", 12.0)])
+def test_numbers_in_quotes_are_refused_not_coerced(good: Path, field: str, value: object) -> None:
+    lines = (good / "results.jsonl").read_text().splitlines()
+    row = json.loads(lines[0])
+    row[field] = value
+    (good / "results.jsonl").write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
+    _reject(good, "good/results.jsonl line 1", field)
+
+
+def test_uses_api_must_be_a_boolean(good: Path) -> None:
+    _set_meta(good, uses_api="no")
+    _reject(good, "uses_api")
+
+
 def test_selection_hash_is_recomputed(good: Path) -> None:
     row = json.loads((good / "results.jsonl").read_text().splitlines()[0])
     sel_path = good / row["selection"]

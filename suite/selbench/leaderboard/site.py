@@ -36,6 +36,19 @@ CHANGELOG = [
 ]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas (OWASP's CSV injection advice:
+    a cell starting with = + - @ tab or CR gets a leading apostrophe); numbers are untouched."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
+            out[column] = out[column].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
+
+
 def site_files() -> Path:
     """The folder holding ``templates/`` and ``assets/``: the installed package's ``web`` link
     (to the repository's ``leaderboard/``) or, from a source tree, ``leaderboard/`` itself."""
@@ -312,8 +325,8 @@ def build_site(lb: Leaderboard, subs: list[Submission], out: str | Path) -> Path
             cells=records(cells[cells["slug"] == row["slug"]]), scale=scale, bench_units=bench_units)
     for name, html in pages.items():
         (tmp / name).write_text(html, "utf-8")
-    sel.to_csv(tmp / "leaderboard.csv", index=False)
-    cells.to_csv(tmp / "cells.csv", index=False)
+    csv_safe(sel).to_csv(tmp / "leaderboard.csv", index=False)
+    csv_safe(cells).to_csv(tmp / "cells.csv", index=False)
     (tmp / "leaderboard.json").write_text(json.dumps(
         {"spec": lb.spec_id, "built": built, "verdict": lb.verdict, "units": bench_units, "gpu_hour_usd": price,
          "selectors": records(sel), "cells": records(cells), "references": records(refs),

@@ -41,7 +41,7 @@ def check_relative_path(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)  # "0.5" is not 0.5
 
 
 class PhaseCost(_Strict):

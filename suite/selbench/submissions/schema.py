@@ -41,7 +41,7 @@ LIMITS = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)  # no coercion
 
 
 def _http_url(value: str | None) -> str | None:
@@ -87,7 +87,7 @@ class Metadata(_Strict):
     external_models: list[str] = Field(default_factory=list, max_length=20)
     submitted: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True, strict=True)
 
     @field_validator("authors", "external_models")
     @classmethod
