@@ -173,6 +173,12 @@ def test_numbers_in_quotes_are_refused_not_coerced(good: Path, field: str, value
     _reject(good, "good/results.jsonl line 1", field)
 
 
+def test_control_characters_are_stripped_from_submitted_text(good: Path) -> None:
+    _set_meta(good, name="Nice\x1b[2J\x1b]0;pwned\x07 Method", description="line one\nline two\x00")
+    sub = load_submission(good)
+    assert sub.metadata.name == "Nice Method" and sub.metadata.description == "line one\nline two"
+
+
 def test_uses_api_must_be_a_boolean(good: Path) -> None:
     _set_meta(good, uses_api="no")
     _reject(good, "uses_api")

@@ -17,11 +17,12 @@ recorded by ``selbench submissions verify`` in ``leaderboard/verified.json``.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from selbench.results.schema import HEX64, NAME
+from selbench.safe_text import printable
 
 SUBMISSION_SCHEMA = "selbench.submission/v1"
 _URL = re.compile(r"^https?://[^\s<>\"'`]+$")
@@ -98,6 +99,17 @@ class Metadata(_Strict):
         return v
 
     _urls = field_validator("paper", "code")(classmethod(lambda cls, v: _http_url(v)))
+
+    @field_validator("name", "description", "authors", "external_models", mode="before")
+    @classmethod
+    def _no_control_characters(cls, v: Any) -> Any:
+        """Submitted text is shown on the page and echoed by the CLI: terminal escapes and other
+        control characters are removed (newlines and tabs kept)."""
+        if isinstance(v, str):
+            return printable(v, limit=100_000)
+        if isinstance(v, list):
+            return [printable(x, limit=100_000) if isinstance(x, str) else x for x in v]
+        return v
 
     @property
     def uses_external_model(self) -> bool:
