@@ -63,6 +63,8 @@ class Leaderboard:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     n_boot: int = N_BOOT
     verdict: dict[str, Any] = field(default_factory=dict)
+    #: whose random / full / zero-shot rows the gains are computed against (see .reference)
+    reference_rows: str = ""
 
 
 def _rng(seed: int, key: tuple[Any, ...]) -> np.random.Generator:

@@ -311,7 +311,8 @@ def build_site(lb: Leaderboard, subs: list[Submission], out: str | Path) -> Path
     pages = {
         "index.html": env.get_template("index.html").render(
             **common, page="index", selectors=records(sel), refs=records(ref_summary), filters=filters, data=data, plot=plot,
-            skipped=lb.skipped, verdict=lb.verdict, bench_units=bench_units, price=price),
+            skipped=lb.skipped, verdict=lb.verdict, bench_units=bench_units, price=price,
+            reference_rows=lb.reference_rows or "each submission's own"),
         "heatmap.html": env.get_template("heatmap.html").render(
             **common, page="heatmap", selectors=records(sel), columns=heat_cols, heat=heat, scale=scale),
         "how-ranking-works.html": env.get_template("how.html").render(**common, page="how"),
@@ -328,7 +329,7 @@ def build_site(lb: Leaderboard, subs: list[Submission], out: str | Path) -> Path
     csv_safe(sel).to_csv(tmp / "leaderboard.csv", index=False)
     csv_safe(cells).to_csv(tmp / "cells.csv", index=False)
     (tmp / "leaderboard.json").write_text(json.dumps(
-        {"spec": lb.spec_id, "built": built, "verdict": lb.verdict, "units": bench_units, "gpu_hour_usd": price,
+        {"spec": lb.spec_id, "built": built, "verdict": lb.verdict, "reference_rows": lb.reference_rows, "units": bench_units, "gpu_hour_usd": price,
          "selectors": records(sel), "cells": records(cells), "references": records(refs),
          "skipped": [{"slug": s, "reason": r} for s, r in lb.skipped]}, indent=1, allow_nan=False), "utf-8")
     if out.exists():
