@@ -21,16 +21,20 @@ def build(
     verified: Path = typer.Option(Path("leaderboard/verified.json"), "--verified", help="Verification records (from `selbench submissions verify`)."),
     spec: str | None = typer.Option(None, "--spec", help="Spec version to compare, e.g. chasing-random-v1@v1 (default: the one most submissions use)."),
     n_boot: int = typer.Option(N_BOOT, "--bootstrap", min=100, help="Bootstrap replicates."),
+    reference: Path = typer.Option(Path("leaderboard/reference"), "--reference", help="The leaderboard's own reference rows (one submission folder per spec version): gains are computed against them, never a submitter's. A spec without one falls back to each submission's own rows, and the page says so."),
 ) -> None:
     """Validate submissions, aggregate (gain over random with calibrated CIs and MDE, compute-matched headline) and write the site."""
     from selbench.leaderboard.build import build as do_build
 
     start = time.perf_counter()
     with err.status("building the leaderboard…"):
-        res = do_build(submissions, out_dir, verified=verified, spec_id=spec, n_boot=n_boot)
+        res = do_build(submissions, out_dir, verified=verified, spec_id=spec, n_boot=n_boot, reference=reference)
     for slug, reason in res.rejected:
         err.print(f"[yellow]skipped[/] {escape(slug)}: {escape(reason)}", soft_wrap=True)
     lb = res.leaderboard
+    for slug, reason in lb.skipped:
+        if reason.startswith("not comparable"):
+            err.print(f"[yellow]skipped[/] {escape(slug)}: {escape(reason)}", soft_wrap=True)
     out.print(f"[green]built[/] {escape(str(res.site / 'index.html'))}: {len(lb.selectors)} selectors, {len(lb.cells)} cells, "
               f"spec {escape(lb.spec_id)}, {time.perf_counter() - start:.1f}s")
 

@@ -27,5 +27,6 @@ def build_run_page(run_dir: Path, rows: list[ResultRow]) -> Path | None:
     for name in selectors:
         submit(run_dir, name=name, authors=["local run"], paper=None, code=PROJECT_URL, out=subs,
                description=f"Local `selbench run` of {rows[0].spec_id}.", only_selector=name)
-    build(subs, run_dir / "site", verified=run_dir / "verified.json", spec_id=rows[0].spec_id)
+    # a local run is its own reference (the leaderboard's stored rows are for published submissions)
+    build(subs, run_dir / "site", verified=run_dir / "verified.json", spec_id=rows[0].spec_id, reference=None)
     return run_dir / "site" / "index.html"
