@@ -13,7 +13,7 @@ from selbench.errors import SelbenchError
 from selbench.submissions.errors import SubmissionError, VerificationError
 from selbench.submissions.submit import submit as do_submit
 from selbench.submissions.validate import discover, load_submission
-from selbench.submissions.verify import save_record, verify as do_verify
+from selbench.submissions.verify import RETRAIN_TOLERANCE, save_record, verify as do_verify
 
 submissions_app = typer.Typer(help="Validate and verify leaderboard submissions.", no_args_is_help=True)
 
@@ -71,18 +71,27 @@ def verify(
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
     selector_network: bool = NETWORK,
+    retrain: int = typer.Option(0, "--retrain", min=0, help="Also re-train and re-evaluate this many sampled selector rows (a sample fixed by the submission's content) and compare their scores."),
+    tolerance: float = typer.Option(RETRAIN_TOLERANCE, "--tolerance", min=0.0, help="Largest score difference a re-trained row may show, as a share of its scale (0.02 = 2 points on 0-100)."),
 ) -> None:
-    """Re-run the plugin's selections (isolated) and compare ids_sha256: the only way to 'verified'."""
+    """Recompute every score from its per-item file, re-run the plugin's selections (isolated) and
+    compare ids_sha256, and with --retrain N re-train and re-evaluate N cells: the only way to 'verified'."""
     with err.status(f"re-running the selections of {escape(submission.name)}…"):
-        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb, selector_network))
+        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb, selector_network),
+                        retrain=retrain, tolerance=tolerance)
+    out.print(f"scores: {rec['scores']}")
     for c in rec["checks"]:
         mark = "[green]same[/]" if c["ok"] else "[red]DIFFERENT[/]"
         out.print(f"{escape(c['pool'])} budget {c['budget']} seed {c['seed']}: {mark} ids_sha256 {c['got'][:16]}")
+    for c in rec["retrained"]:
+        mark = "[green]within tolerance[/]" if c["ok"] else "[red]DIFFERENT[/]"
+        out.print(f"re-trained {escape(c['pool'])} budget {c['budget']} seed {c['seed']} {escape(c['benchmark'])}: "
+                  f"{mark} (submitted {c['submitted']:.4g}, re-trained {c['retrained']:.4g})")
     if record is not None and not no_record:
         save_record(record, submission.name, rec)
         out.print(f"recorded in {escape(str(record))}")
     if rec["status"] != "verified":
-        raise VerificationError(f"{submission.name}: the re-run selection differs from the submitted one")
+        raise VerificationError(f"{submission.name}: the re-run selection or a re-trained score differs from the submitted one")
     out.print(f"[green]verified[/] {escape(submission.name)}")
 
 
