@@ -4,6 +4,7 @@ validate and verify end to end on a real tiny run; the published JSON Schema is 
 from __future__ import annotations
 
 import gzip
+import os
 import json
 import shutil
 from pathlib import Path
@@ -302,3 +303,19 @@ def test_seeded_file_plugin_submits_verifies_and_is_ranked(tmp_path: Path) -> No
     (folder / "plugin" / "every_other.py").write_text(SEEDED_PLUGIN + "# changed\n")
     with pytest.raises(SubmissionError, match="does not match plugin.sha256"):
         load_submission(folder)
+
+
+def test_verify_retrain_catches_scores_no_training_gives(tiny_run: Path, tmp_path: Path) -> None:
+    """The fixture's selections are real but its scores are made up: re-training one sampled cell
+    and re-evaluating it through vLLM gives another score, so the submission is not verified."""
+    import shutil as _shutil
+
+    if _shutil.which("vllm") is None and not (Path(os.sys.executable).with_name("vllm")).is_file():
+        pytest.skip("vllm is not installed")
+    subs = tmp_path / "s"
+    run_cli("submit", str(tiny_run), "--name", "Made Up", "--authors", "A", "--code", "https://x.org", "--out", str(subs))
+    ver = run_cli("submissions", "verify", str(subs / "made-up"), "--no-record", "--out", str(tmp_path / "v"),
+                  "--max-selections", "1", "--retrain", "1", "--tolerance", "0.001")
+    assert ver.returncode == 2, ver.stdout + ver.stderr
+    assert "scores: recomputed from" in ver.stdout and "re-trained" in ver.stdout and "DIFFERENT" in ver.stdout
+    assert "re-trained score differs" in ver.stderr and "Traceback" not in ver.stderr
