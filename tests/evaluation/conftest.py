@@ -28,12 +28,17 @@ def need_vllm() -> None:
         pytest.skip("vllm is not installed")
 
 
+NO_DATA = "needs the evaluation data folder: set SELBENCH_EVAL_DATA or check out ../shared"
+
+
 @pytest.fixture(scope="session")
 def eval_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"evaluation tests read {SHARED_DATA}")
-    os.environ.setdefault("SELBENCH_EVAL_DATA", str(SHARED_DATA))
-    return SHARED_DATA
+    """The evaluation data folder: SELBENCH_EVAL_DATA, else ../shared/data beside the repository."""
+    folder = Path(os.environ.get("SELBENCH_EVAL_DATA") or SHARED_DATA)
+    if not (folder / "eval").is_dir():
+        pytest.skip(NO_DATA)
+    os.environ["SELBENCH_EVAL_DATA"] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

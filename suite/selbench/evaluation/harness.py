@@ -70,8 +70,11 @@ def task_records(results: dict[str, Any], task: str) -> list[dict[str, Any]]:
         resps = sample.get("filtered_resps")
         output = resps[0] if resps and isinstance(resps[0], str) else resps
         metrics = {m: sample.get(m) for m in sample.get("metrics", [])}
-        rows.append({"id": pid, "doc_id": sample.get("doc_id"), "output": jsonable(output),
-                     "score": jsonable(metrics), "target": jsonable(sample.get("target"))})
+        row = {"id": pid, "doc_id": sample.get("doc_id"), "filter": sample.get("filter", "none"),
+               "output": jsonable(output), "score": jsonable(metrics), "target": jsonable(sample.get("target"))}
+        if isinstance(doc.get("subject"), str):  # MMLU: item ids keep their subject
+            row["subject"] = doc["subject"]
+        rows.append(row)
     return rows
 
 

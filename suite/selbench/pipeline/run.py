@@ -26,6 +26,7 @@ from selbench.atomic import atomic_write_text
 from selbench.errors import SelbenchError
 from selbench.grid import Cell, expand
 from selbench.pipeline.cell_state import CellState
+from selbench.pipeline.pooled_reference import pooled_sources, random_first
 from selbench.pipeline.results import result_rows
 from selbench.pools.loader import load_pool
 from selbench.pools.pool import Pool
@@ -123,6 +124,8 @@ class EvaluateJob:
     targets: dict[str, Path | None]
     benchmarks: list[str] | dict[str, list[str]]  # one list for all, or per target
     env: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None  # at most N items per benchmark task (smoke runs)
+    pooled_from: dict[str, list[str]] = field(default_factory=dict)  # AlpacaEval's pooled-random sources
 
 
 def select_cell(job: SelectJob) -> StageResult:
@@ -165,7 +168,7 @@ def evaluate_cells(job: EvaluateJob, progress: Callable[[str], None] | None = No
     t0 = time.perf_counter()
     try:
         evals = run_evaluation_many(job.spec, targets=job.targets, benchmarks=job.benchmarks, out_dir=job.run_dir,
-                                    progress=progress)
+                                    progress=progress, limit=job.limit, pooled_from=job.pooled_from)
         result = StageResult(True, {name: str(ev.folder) for name, ev in evals.items()})
     except SelbenchError as exc:
         result = StageResult(False, reason=str(exc))
@@ -198,6 +201,7 @@ def run_grid(
     states: list[CellState] | None = None,
     executor: Executor | None = None,
     targets: list[str] | None = None,
+    limit: int | None = None,
 ) -> RunOutcome:
     """Run the grid with ``executor`` (default: local, every cell in order in this process).
 
@@ -208,7 +212,8 @@ def run_grid(
     if executor is None:
         with LocalExecutor() as own:
             return run_grid(spec, run_dir, selectors=selectors, pools=pools, budgets=budgets, limits=limits,
-                            stages=stages, report=report, states=states, executor=own, targets=targets)
+                            stages=stages, report=report, states=states, executor=own, targets=targets,
+                            limit=limit)
     ex = executor
     local = isinstance(ex, LocalExecutor)
     states = states if states is not None else plan(spec, selectors, pools, budgets, targets)
@@ -263,7 +268,9 @@ def run_grid(
         models[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
         benchmarks[f"cell{i}"] = cell_benchmarks(spec, st.cell)
     report(f"evaluate {len(models)} model(s) on {', '.join(spec.grid_benchmarks)}", 0)
-    job = EvaluateJob(spec, run_dir, models, benchmarks, env)
+    by_name = {f"cell{i}": st for i, st in enumerate(states) if f"cell{i}" in models}
+    models = random_first(models, by_name)  # AlpacaEval's pooled-random reference is made of their outputs
+    job = EvaluateJob(spec, run_dir, models, benchmarks, env, limit=limit, pooled_from=pooled_sources(by_name))
     if local:  # in this process, with progress messages
         res = evaluate_cells(job, progress=lambda msg: report(msg, 0))
     else:
