@@ -142,3 +142,45 @@ def test_pooled_sources_are_the_random_models_at_the_same_pool_and_budget() -> N
     assert got["full"] == got["zs"] == ["r0", "r1", "r20"]
     assert got["q"] == ["q"]
     assert list(random_first(dict.fromkeys(states), states))[:4] == ["r1", "r0", "r20", "q"]
+
+
+def test_a_judge_model_is_served_by_the_suite_after_the_evaluation_server(tmp_path: Path, monkeypatch) -> None:
+    """judge.model other than the base: the evaluation server stops, a vLLM server for the judge
+    starts (the same VllmServer machinery), and its identity is what the annotation cache keys."""
+    from selbench.evaluation import alpaca_stage, server
+    from selbench.specs.loader import load_spec
+    from selbench.specs.models import Spec
+
+    base = load_spec("tiny").model_dump(mode="json")
+    judge_model = {**base["base_model"], "name": "tiny-judge"}
+    spec = Spec.model_validate({**base, "judge": {"model": judge_model, "force_choice_tokens": True}})
+    events: list[tuple] = []
+
+    class FakeServer:
+        def __init__(self, model, **kw):
+            self.kw, self.base_url = kw, "http://127.0.0.1:1/v1"
+            events.append(("init", model, kw["served_name"]))
+
+        def __enter__(self):
+            events.append(("start",))
+            return self
+
+        def __exit__(self, *exc):
+            events.append(("stop",))
+
+        def info(self):
+            return {"served_name": self.kw["served_name"]}
+
+    monkeypatch.setattr(server, "VllmServer", FakeServer)
+    main = SimpleNamespace(stop=lambda: events.append(("main stopped",)))
+    with alpaca_stage.judge_endpoint(spec, main=main, main_tokenizer=None, main_max_len=0, self_judge=False,
+                                     force=True, start_timeout=1, log_dir=tmp_path, progress=lambda m: None) as judge:
+        assert events[0] == ("main stopped",) and events[1][2] == "judge" and events[-1] == ("start",)
+        assert judge.model == "judge" and judge.desc["model"]["name"] == "tiny-judge" and judge.desc["key"]
+        assert judge.bias and judge.tokenizer is not None
+        key = judge.key
+    assert events[-1] == ("stop",)
+    other = Spec.model_validate({**base, "judge": {"model": {**judge_model, "name": "tiny-judge-2"}}})
+    with alpaca_stage.judge_endpoint(other, main=main, main_tokenizer=None, main_max_len=0, self_judge=False,
+                                     force=False, start_timeout=1, log_dir=tmp_path, progress=lambda m: None) as judge:
+        assert judge.key != key  # another judge, another annotation cache

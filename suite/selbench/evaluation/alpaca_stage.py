@@ -181,6 +181,7 @@ def judge_all(spec: Spec, deferred: list[tuple[str, BenchmarkSpec, Path, dict[st
                        "pooled_reference": {"files": [str(f) for f in files], "sha256": pooled_sha256(files)},
                        "harness": {"alpaca_eval": versions()["alpaca_eval"], "fn_metric": "get_winrate"},
                        "wall_s": round(body["wall_s"] + time.monotonic() - t0, 2), "cost": body["cost"],
+                       "generation_wall_s": body["wall_s"], "judge_wall_s": round(time.monotonic() - t0, 2),
                        "judge_cost": judge_cost}
             atomic_write_json(bdir / "summary.json", summary)
             results[name].summaries[bench.name] = summary

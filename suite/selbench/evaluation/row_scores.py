@@ -60,9 +60,14 @@ def _records(bdir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+NOT_METRICS = ("sample_len", "num_fewshot")  # lm-eval's bookkeeping in its metric dicts
+
+
 def _flat(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for key, value in metrics.items():
+        if key in NOT_METRICS:
+            continue
         v = _num(value)
         if v is not None and not key.endswith("_stderr") and "_stderr," not in key:
             out[f"{prefix}{key}".replace(",", "_")] = v
