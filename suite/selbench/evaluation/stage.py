@@ -224,21 +224,27 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
                            "cost": record.to_dict(), "server": server.info()}
                 atomic_write_json(bdir / "summary.json", summary)
                 results[name].summaries[bench.name] = summary
+            if not any(d[0] == name for d in deferred):  # done: a killed run reuses it
+                _write_evaluation(plan, results[name], server)
         if deferred:
             from selbench.evaluation.alpaca_stage import judge_all
 
             judge_all(spec, deferred, commons, results, main=server, main_tokenizer=tokenizer, main_max_len=max_len,
                       pooled_files=pooled_files, self_judge=self_judge, force=force, start_timeout=start_timeout,
                       progress=say)
+            for name in dict.fromkeys(d[0] for d in deferred):
+                _write_evaluation(plans[name], results[name], server)
     finally:
         server.stop()
-    for name in todo:
-        plan, result = plans[name], results[name]
-        atomic_write_json(plan["folder"] / "evaluation.json", {
-            "identity": plan["identity"], "key": plan["key"], "folder": str(plan["folder"]), "server": server.info(),
-            "benchmarks": {n: {k: v for k, v in s.items() if k in ("metrics", "status", "wall_s")}
-                           for n, s in result.summaries.items()}})
     return results
+
+
+def _write_evaluation(plan: dict[str, Any], result: EvalResult, server: VllmServer) -> None:
+    """``evaluation.json``: the mark that every benchmark of this target is done."""
+    atomic_write_json(plan["folder"] / "evaluation.json", {
+        "identity": plan["identity"], "key": plan["key"], "folder": str(plan["folder"]), "server": server.info(),
+        "benchmarks": {n: {k: v for k, v in s.items() if k in ("metrics", "status", "wall_s")}
+                       for n, s in result.summaries.items()}})
 
 
 def judge_is_base(spec: Spec) -> bool:
