@@ -18,8 +18,9 @@ for key, value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZER
 pytest.importorskip("torch", reason="the model stack is not installed")
 pytest.importorskip("peft", reason="the model stack is not installed")
 
+from sb_testing import NEEDS_EVAL_DATA, SHARED_DATA  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -28,17 +29,12 @@ def need_vllm() -> None:
         pytest.skip("vllm is not installed")
 
 
-NO_DATA = "needs the evaluation data folder: set SELBENCH_EVAL_DATA or check out ../shared"
-
-
 @pytest.fixture(scope="session")
 def eval_data() -> Path:
-    """The evaluation data folder: SELBENCH_EVAL_DATA, else ../shared/data beside the repository."""
-    folder = Path(os.environ.get("SELBENCH_EVAL_DATA") or SHARED_DATA)
-    if not (folder / "eval").is_dir():
-        pytest.skip(NO_DATA)
-    os.environ["SELBENCH_EVAL_DATA"] = str(folder)
-    return folder
+    if not (SHARED_DATA / "eval").is_dir():
+        pytest.skip(NEEDS_EVAL_DATA)
+    os.environ.setdefault("SELBENCH_EVAL_DATA", str(SHARED_DATA))
+    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")

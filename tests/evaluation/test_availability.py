@@ -7,14 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from selbench.evaluation import stage
-
 
 @pytest.fixture()
 def no_data(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("SELBENCH_EVAL_DATA", "SELBENCH_DATA_DIR"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(stage, "data_root", lambda: None)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 

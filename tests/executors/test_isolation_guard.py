@@ -10,15 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from selbench.errors import SelectorError
-from selbench.selection.isolation import Limits, evaluation_roots
+from selbench.data_paths import evaluation_roots
+from selbench.sandbox.launch import NOTHING_TO_HIDE
+from selbench.selection.isolation import Limits
 from selbench.selection.stage import run_selection
 from sb_testing import alpaca_rows, write_jsonl
 
 PLUGINS = Path(__file__).with_name("plugins.py")
-SHARED_EVAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "eval"
 
 
 def test_reading_the_eval_data_folder_fails_the_cell(pool, eval_folder: Path, tmp_path: Path) -> None:
@@ -33,13 +35,19 @@ def test_a_plugin_that_swallows_the_refusal_still_fails(pool, eval_folder: Path,
         run_selection(pool, f"{PLUGINS}:SwallowsEval", 5, 0, tmp_path / "out")
 
 
-@pytest.mark.skipif(not SHARED_EVAL.is_dir(), reason="../shared/data/eval is not checked out beside the repo")
-def test_listing_the_shared_eval_folder_fails_without_any_env(pool, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("SELBENCH_EVAL_DATA", raising=False)
-    monkeypatch.delenv("EVAL_TARGET_FOR_TEST", raising=False)  # the plugin falls back to ../shared/data/eval
-    assert str(SHARED_EVAL.resolve()) in evaluation_roots()
-    with pytest.raises(SelectorError, match="evaluation data"):
-        run_selection(pool, f"{PLUGINS}:ReadsEval", 5, 0, tmp_path / "out")
+@pytest.mark.parametrize("where", ["unset", "missing folder"])
+def test_without_evaluation_data_the_worker_reads_its_code_pool_and_tmpdir(
+        pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A machine with only the repository: nothing to hide must not mean "deny everything"."""
+    for name in ("SELBENCH_EVAL_DATA", "SELBENCH_DATA_DIR", "SELBENCH_DENY_READ"):
+        monkeypatch.delenv(name, raising=False)
+    if where == "missing folder":
+        monkeypatch.setenv("SELBENCH_EVAL_DATA", str(tmp_path / "moved-away"))
+    assert evaluation_roots() == []
+    art = run_selection(pool, f"{PLUGINS}:ReadsItsWorld", 5, 0, tmp_path / "out")
+    info = art.data["info"]
+    assert info["own_code"] and info["package"] and info["pool_rows"] == 40 and info["tmp"] == "scratch"
+    assert art.data["isolation"]["filesystem"] in (NOTHING_TO_HIDE, "audit hook only (not Linux)")
 
 
 def test_the_worker_environment_names_no_eval_data_and_offline_no_credentials(
@@ -85,21 +93,22 @@ def _alive(pid: int) -> bool:
 def test_a_killed_driver_leaves_no_corrupt_artifact_and_a_rerun_resumes(tmp_path: Path) -> None:
     pool = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(30))
     out = tmp_path / "run"
-    pids = tmp_path / "pids"
-    env = {**os.environ, "SLOW_PLUGIN_S": "3", "SLOW_PLUGIN_PIDS": str(pids)}
+    env = {**os.environ, "SELBENCH_PLUGIN_SLOW_S": "3"}
     args = [sys.executable, "-c", _DRIVER, str(pool), f"{PLUGINS}:SlowFirst", str(out)]
     driver = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     # wait until the second cell's selector is running (the first cell is then finished), then kill -9
     deadline = time.time() + 90
-    while time.time() < deadline and (not pids.is_file() or len(pids.read_text().split()) < 2):
+    while time.time() < deadline and len(list(out.glob("selections/**/scratch/started"))) < 2:
         assert driver.poll() is None, driver.stdout.read().decode()
         time.sleep(0.1)
-    assert pids.is_file() and len(pids.read_text().split()) >= 2, "the driver never reached the second cell"
+    assert len(list(out.glob("selections/**/scratch/started"))) >= 2, "the driver never reached the second cell"
+    workers = [p.pid for p in psutil.process_iter(["cmdline"])
+               if "selbench.selection.worker" in " ".join(p.info["cmdline"] or []) and str(out) in " ".join(p.info["cmdline"] or [])]
+    assert workers, "no selector worker found"
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    worker = int(pids.read_text().split()[-1])
     time.sleep(1.0)
-    assert not _alive(worker), "the selector worker outlived its killed driver"
+    assert not any(_alive(w) for w in workers), "the selector worker outlived its killed driver"
     done = list(out.glob("selections/**/selection.json"))
     assert len(done) == 1  # the first cell finished before the kill
     for folder in out.glob("selections/*/*/*"):
@@ -109,7 +118,7 @@ def test_a_killed_driver_leaves_no_corrupt_artifact_and_a_rerun_resumes(tmp_path
     for line in (out / "cells.jsonl").read_text().splitlines():
         json.loads(line)
     first = done[0].stat().st_mtime_ns
-    rerun = subprocess.run(args, env={**env, "SLOW_PLUGIN_S": "0"}, capture_output=True, text=True, timeout=180)
+    rerun = subprocess.run(args, env={**env, "SELBENCH_PLUGIN_SLOW_S": "0"}, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0 and "OK" in rerun.stdout, rerun.stdout + rerun.stderr
     assert done[0].stat().st_mtime_ns == first  # resumed: the finished cell was reused
     assert len(list(out.glob("selections/**/selection.json"))) == 2

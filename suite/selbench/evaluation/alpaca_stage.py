@@ -132,7 +132,7 @@ def judge_all(spec: Spec, deferred: list[tuple[str, BenchmarkSpec, Path, dict[st
     from selbench.cost.meter import CostMeter
     from selbench.cost.pricing import price
     from selbench.evaluation.alpaca import annotate, pooled_reference, write_annotator
-    from selbench.evaluation.stage import versions
+    from selbench.evaluation.versions import versions
 
     log_dir = deferred[0][2].parent / "judge-server"
     with judge_endpoint(spec, main=main, main_tokenizer=main_tokenizer, main_max_len=main_max_len,

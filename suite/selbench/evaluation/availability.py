@@ -35,9 +35,9 @@ def _hub_source(bench: BenchmarkSpec) -> str | None:
 
 def unreachable(spec: Spec, names: list[str] | tuple[str, ...]) -> list[str]:
     """One line per benchmark of ``names`` whose data cannot be reached, with how to provide it."""
-    from selbench.evaluation.stage import data_root
+    from selbench.data_paths import eval_data_root
 
-    root = data_root()
+    root = eval_data_root()
     lines = []
     for bench in spec.benchmarks:
         if bench.name not in names:
