@@ -200,3 +200,13 @@ def test_every_command_that_runs_plugins_has_default_limits() -> None:
     for command in (("select",), ("run",), ("validate-selector",), ("submissions", "verify")):
         text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", run_cli(*command, "--help").stdout).split())
         assert "default: 6 hours" in text and "half of this machine's memory" in text, command
+
+
+def test_terminal_escapes_never_reach_the_cli(tmp_path: Path) -> None:
+    from sb_testing import alpaca_rows, assert_user_error, write_jsonl
+
+    pool = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(20))
+    proc = run_cli("select", "--pool", str(pool), "--budget", "5", "--selector", f"{HOSTILE}:EscapesTheTerminal",
+                   "--out", str(tmp_path / "out"))
+    assert_user_error(proc, "boomredbell")
+    assert "\x1b[2J" not in proc.stderr and "\x07" not in proc.stderr

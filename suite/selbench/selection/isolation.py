@@ -48,7 +48,8 @@ from selbench.errors import BudgetError, SelectorError
 from selbench.models.builder_kit import ENV_SELECTOR_BUILDS
 from selbench.paths import cache_root
 from selbench.sandbox.policy import SandboxPolicy
-from selbench.selection.output_tail import OutputTail, printable
+from selbench.safe_text import printable
+from selbench.selection.output_tail import OutputTail
 from selbench.selection.registry import absolute_selector
 from selbench.selection.worker_env import worker_env
 

@@ -2,29 +2,21 @@
 
 The worker's stdout and stderr go to a pipe that a thread of the driver drains, keeping only the
 last ``keep`` bytes (and counting the rest): a plugin that prints a gigabyte costs the driver a
-few hundred KiB, and the log kept beside the artifact is bounded the same way. Control
-characters are removed from what is quoted back to a terminal (:func:`printable`), so a
-plugin's exception cannot move the user's cursor or recolour their screen.
+few hundred KiB, and the log kept beside the artifact is bounded the same way. What is quoted
+back to a terminal goes through :func:`selbench.safe_text.printable`.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from pathlib import Path
 from typing import IO
 
 from selbench.atomic import atomic_write_bytes
+from selbench.safe_text import printable
 
 KEEP_BYTES = 256 * 1024
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
-
-
-def printable(text: str, limit: int = 2000) -> str:
-    """``text`` without terminal control sequences or control characters, at most ``limit`` chars."""
-    clean = _CONTROL.sub("", _CONTROL.sub("", text)) if "\x1b" in text else _CONTROL.sub("", text)
-    return clean if len(clean) <= limit else clean[: limit // 2] + " [...] " + clean[-limit // 2:]
 
 
 class OutputTail:
@@ -59,4 +51,4 @@ class OutputTail:
 
     def last_lines(self, n: int = 8) -> str:
         lines = [ln for ln in self.text().decode("utf-8", errors="replace").splitlines() if ln.strip()]
-        return printable(" | ".join(lines[-n:]))
+        return printable(" | ".join(lines[-n:]), limit=2000)
