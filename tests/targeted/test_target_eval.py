@@ -165,7 +165,7 @@ def test_target_tasks_through_the_evaluation_stage(eval_root: Path, tmp_path: Pa
         pytest.skip("vllm is not installed")
     from selbench.evaluation.stage import run_evaluation_many
     from selbench.models.loader import resolve_base_model
-    from selbench.pipeline.results import _score
+    from selbench.evaluation.row_scores import row_scores
     from selbench.specs.loader import load_spec
 
     tiny = load_spec("tiny")
@@ -187,7 +187,8 @@ def test_target_tasks_through_the_evaluation_stage(eval_root: Path, tmp_path: Pa
         rows = [json.loads(x) for x in (results[who].folder / "bbh" / "records.jsonl").read_text().splitlines()]
         assert len(rows) == 27 and all(isinstance(r["score"], float) for r in rows)
         assert all(isinstance(r["raw_output"], str) for r in rows)
-        assert _score(bbh, "lm_eval") == ("score", bbh["metrics"]["score"])
+        [row] = row_scores("bbh", "lm_eval", results[who].folder / "bbh")  # the result row's score and items
+        assert (row.score, row.aggregate, len(row.ids)) == (bbh["metrics"]["score"], "task-macro", 27)
         gsm = summaries["gsm8k"]
         assert gsm["n"] == 1 and gsm["metrics"]["metric"] == "exact_match,flexible-extract"
         assert {"exact_match,strict-match", "exact_match,flexible-extract"} <= set(gsm["metrics"]["tasks"]["gsm8k_cot"])

@@ -62,10 +62,11 @@ def test_targeted_selection_lowers_the_query_loss_below_random_and_zero_shot(run
         zero = next(r["score"] for r in rows if r["kind"] == "zero-shot" and r["benchmark"] == bench)
         targeted = {r["selector"]: r["score"] for r in rows if r["kind"] == "selector" and r["benchmark"] == bench}
         assert set(targeted) == set(TARGETED)
-        # scores are negative cross-entropies: higher is better
-        assert max(random) > zero
-        assert targeted["less-rr"] > max(random), (target, targeted, random)
-        assert sum(targeted.values()) / len(targeted) > sum(random) / len(random), (target, targeted, random)
+        # scores are mean cross-entropies in nats: lower is better (the rows say so)
+        assert {(r["direction"], r["scale"]) for r in rows if r["benchmark"] == bench} == {("lower", "nats")}
+        assert min(random) < zero
+        assert targeted["less-rr"] < min(random), (target, targeted, random)
+        assert sum(targeted.values()) / len(targeted) < sum(random) / len(random), (target, targeted, random)
 
 
 def test_less_similarity_predicts_the_query_loss(run_dir: Path) -> None:

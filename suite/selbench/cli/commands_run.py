@@ -21,6 +21,8 @@ from selbench.pipeline.run import plan, run_grid
 from selbench.safe_text import printable
 from selbench.selection.registry import absolute_selector
 from selbench.specs.loader import DEFAULT_SPEC, load_spec
+from selbench.specs.models import Spec
+from selbench.suggest import did_you_mean
 
 
 def _stages(text: str) -> tuple[str, ...]:
@@ -30,6 +32,29 @@ def _stages(text: str) -> tuple[str, ...]:
         raise SelbenchError(f"--stages takes a comma list of {', '.join(STAGES)} (got {text!r})")
     # a later stage needs the earlier ones
     return STAGES[: max(STAGES.index(s) for s in chosen) + 1]
+
+
+def with_benchmarks(spec: Spec, text: str | None) -> Spec:
+    """``spec`` evaluating every cell on ``text`` (benchmark names or kinds of the spec, or ``all``)."""
+    if text is None:
+        return spec
+    names: list[str] = []
+    for raw in (t.strip() for t in text.split(",")):
+        if not raw:
+            continue
+        if raw == "all":
+            names += [b.name for b in spec.benchmarks]
+            continue
+        kind = raw.replace("-", "_")
+        found = [b.name for b in spec.benchmarks if b.name == raw] or [b.name for b in spec.benchmarks if b.kind == kind]
+        if not found:
+            known = [b.name for b in spec.benchmarks]
+            raise SelbenchError(f"--benchmarks: '{raw}' is not a benchmark of spec {spec.id}"
+                                f"{did_you_mean(raw, known)} (its benchmarks: {', '.join(known)}, or all)")
+        names += found
+    if not names:
+        raise SelbenchError("--benchmarks: give benchmark names, kinds or `all`")
+    return spec.model_copy(update={"run_benchmarks": tuple(dict.fromkeys(names))})
 
 
 def _cells_table(title: str, cells: list[dict[str, Any]], scores: dict[tuple, str]) -> Table:
@@ -66,6 +91,8 @@ def run(
     slurm_array_parallelism: int = typer.Option(64, "--slurm-array-parallelism", help="Most jobs of one array running at once."),
     slurm_folder: Path | None = typer.Option(None, "--slurm-folder", help="submitit's job files and logs (default OUT/SPEC/.submitit)."),
     slurm_cluster: str | None = typer.Option(None, "--slurm-cluster", help="submitit cluster: slurm, local (local processes) or debug (in-process); default: slurm when sbatch is found, else local."),
+    benchmarks: str | None = typer.Option(None, "--benchmarks", "-b", help="Evaluate every cell on these benchmarks of the spec (comma list of names or kinds, or `all`); default: the spec's run_benchmarks."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most N items per benchmark task (smoke runs; recorded, and part of the evaluation's reuse check)."),
 ) -> None:
     """Run a spec's grid: select -> train -> evaluate every cell, then results and a page.
 
@@ -74,8 +101,15 @@ def run(
     `OUT/SPEC/site/index.html`. Finished stages are reused, so a second run does nothing
     and a killed run resumes; a failing cell is recorded with its reason and the others go on.
     """
-    the_spec = load_spec(spec)
+    the_spec = with_benchmarks(load_spec(spec), benchmarks)
     chosen = _stages(stages)
+    if "evaluate" in chosen:
+        from selbench.evaluation.availability import unreachable
+
+        missing = unreachable(the_spec, the_spec.grid_benchmarks)
+        if missing:
+            raise SelbenchError("cannot reach the data of " + ", ".join(m.split(":")[0] for m in missing)
+                                + " (nothing was run):\n" + "\n".join(missing))
     lim = limits(timeout, memory_limit_gb, selector_network)
     run_dir = out_dir / the_spec.name
     start = time.perf_counter()
@@ -92,11 +126,12 @@ def run(
     title = f"{the_spec.id} ({len(states)} cells: {' -> '.join(chosen)})"
     if err.is_terminal:
         with ex, LiveProgress(err, title) as live:
-            outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex, events=live)
+            outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex, events=live,
+                               limit=limit)
     else:  # a log: one plain line per event
         with ex:
             outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex,
-                               events=PlainProgress(err, title))
+                               events=PlainProgress(err, title), limit=limit)
     scores: dict[tuple, str] = {}
     for row in outcome.rows:
         key = (row.pool, row.budget if row.kind not in ("full",) else None, row.selector, row.seed, row.target)

@@ -22,7 +22,6 @@ from selbench.evaluation.scoring import Target
 def run_tasks(target: Target, tasks: list[str], *, include_path: Path | None, chat: bool, limit: int | None,
               num_fewshot: int | None, tokenizer_dir: str, lora: bool, seed: int = 0) -> dict[str, Any]:
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
     server = target.server
     if chat:
@@ -35,7 +34,7 @@ def run_tasks(target: Target, tasks: list[str], *, include_path: Path | None, ch
                 "tokenizer_backend": "huggingface", "tokenized_requests": False,
                 "num_concurrent": 1 if lora else 4, "max_retries": 1, "max_length": target.max_len,
                 "timeout": 600}
-    manager = TaskManager(include_path=str(include_path) if include_path else None)
+    manager = task_manager(include_path)
     last: Exception | None = None
     for _ in range(server.max_restarts + 1):
         try:
@@ -50,6 +49,23 @@ def run_tasks(target: Target, tasks: list[str], *, include_path: Path | None, ch
             last = exc
             server.ensure_alive(f"lm-eval tasks {tasks}")
     raise ServerError(f"lm-eval tasks {tasks} failed after a server restart: {last}")
+
+
+_STOCK: list[Any] = []
+
+
+def task_manager(include_path: Path | None) -> Any:
+    """lm-eval's task index. Indexing lm-eval's ~10k stock task files takes 20-30 s on a small CPU,
+    and a run calls the harness several times per model: generated local tasks are self-contained
+    (a wrapper ``include``s its stock YAML by absolute path), so their folder is indexed alone, and
+    the stock index (hub tasks by name) is built once per process."""
+    from lm_eval.tasks import TaskManager
+
+    if include_path is not None:
+        return TaskManager(include_path=str(include_path), include_defaults=False)
+    if not _STOCK:
+        _STOCK.append(TaskManager())
+    return _STOCK[0]
 
 
 def task_metrics(results: dict[str, Any], task: str) -> dict[str, Any]:
@@ -70,8 +86,11 @@ def task_records(results: dict[str, Any], task: str) -> list[dict[str, Any]]:
         resps = sample.get("filtered_resps")
         output = resps[0] if resps and isinstance(resps[0], str) else resps
         metrics = {m: sample.get(m) for m in sample.get("metrics", [])}
-        rows.append({"id": pid, "doc_id": sample.get("doc_id"), "output": jsonable(output),
-                     "score": jsonable(metrics), "target": jsonable(sample.get("target"))})
+        row = {"id": pid, "doc_id": sample.get("doc_id"), "filter": sample.get("filter", "none"),
+               "output": jsonable(output), "score": jsonable(metrics), "target": jsonable(sample.get("target"))}
+        if isinstance(doc.get("subject"), str):  # MMLU: item ids keep their subject
+            row["subject"] = doc["subject"]
+        rows.append(row)
     return rows
 
 

@@ -20,7 +20,7 @@ from selbench.atomic import atomic_write_json, atomic_write_text
 from selbench.evaluation.errors import DataMissingError, EvalError, UnknownBenchmarkError
 from selbench.evaluation.scoring import Records, Target
 from selbench.evaluation.server import VllmServer, adapter_rank
-from selbench.data_paths import resolve_eval_path
+from selbench.data_paths import eval_data_root, resolve_eval_path
 from selbench.evaluation.versions import versions
 from selbench.hashing import sha256_json
 from selbench.specs.models import BenchmarkSpec, Spec
@@ -32,8 +32,16 @@ ADAPTER_NAME = "adapter"
 
 
 def resolve_path(bench: BenchmarkSpec) -> Path | None:
-    """A benchmark's local data (``None``: it comes from the hub); see :mod:`selbench.data_paths`."""
-    return None if bench.path is None else resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
+    """A benchmark's local data (``None``: it comes from the hub); see :mod:`selbench.data_paths`.
+
+    A relative path with no evaluation data folder set falls back to the benchmark's pinned hub
+    dataset when it has one (``openllm``: lm-eval's stock tasks)."""
+    if bench.path is None:
+        return None
+    relative = not Path(os.path.expandvars(bench.path)).expanduser().is_absolute()
+    if relative and eval_data_root() is None and (bench.hub_id or bench.kind == "openllm"):
+        return None
+    return resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
 
 
 def resolve_benchmarks(spec: Spec, names: list[str]) -> list[BenchmarkSpec]:
@@ -85,11 +93,18 @@ def _adapter_dir(adapter: Path) -> Path:
 def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmarks: list[str] | dict[str, list[str]],
                         out_dir: Path,
                         limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
-                        random_outputs: list[Path] | None = None, progress: Any = None) -> dict[str, EvalResult]:
+                        random_outputs: list[Path] | None = None, progress: Any = None,
+                        pooled_from: dict[str, list[str]] | None = None) -> dict[str, EvalResult]:
     """Evaluate several models (name -> adapter folder, or None for the base) through ONE vLLM
     server serving every adapter. A target whose evaluation is complete is reused, and the
     server is not started at all when every target is done. ``benchmarks`` is one list for every
-    target, or a list per target (the targeted track evaluates a targeted cell on its own task)."""
+    target, or a list per target (the targeted track evaluates a targeted cell on its own task).
+
+    AlpacaEval runs in two phases: every target's outputs are generated first, then the judge
+    compares them with each reference (the judge is the evaluation server itself when it is the
+    base model, else a second vLLM server the suite starts after stopping the first, or an API).
+    So ``pooled_from`` (target -> the random targets whose outputs pool into its ``pooled-random``
+    reference, see :mod:`selbench.pipeline.pooled_reference`) can name any target of the same call."""
     from selbench.cost.meter import CostMeter
     from selbench.cost.pricing import price
     from selbench.models.loader import folder_identity, load_tokenizer, resolve_base_model
@@ -118,10 +133,16 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
         key = sha256_json(identity)
         folder = out_dir / "eval" / spec.name / f"{'adapter' if adapter else 'base'}-{key[:12]}"
         plans[name] = {"adapter": adapter_info, "identity": identity, "key": key, "folder": folder}
+    pooled_from = pooled_from or {}
+
+    def pooled_files(name: str, bench: BenchmarkSpec) -> list[Path]:
+        return ([Path(p) for p in bench.options.get("random_outputs", [])] + list(random_outputs or [])
+                + [plans[src]["folder"] / bench.name / "model_outputs.json" for src in pooled_from.get(name, [])])
+
     results: dict[str, EvalResult] = {}
     todo = []
     for name, plan in plans.items():
-        done = _finished(plan["folder"], per_target[name], limit)
+        done = _finished(plan["folder"], per_target[name], limit, lambda b, n=name: pooled_files(n, b))
         if done is not None:
             results[name] = done
         else:
@@ -130,8 +151,7 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
         return results
     max_len = _max_len(resolved.source, spec)
     judge = spec.judge
-    self_judge = any(b.kind == "alpaca_eval" for b in selected) and (
-        judge is None or (judge.api_base is None and (judge.model is None or judge.model == spec.base_model)))
+    self_judge = any(b.kind == "alpaca_eval" for b in selected) and judge_is_base(spec)
     force = bool(judge and judge.force_choice_tokens)
     first = plans[todo[0]]["folder"]
     first.mkdir(parents=True, exist_ok=True)
@@ -144,7 +164,10 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
         max_logprobs=20, logprobs_mode="processed_logprobs" if (self_judge and force) else None,
     )
     say(f"starting vLLM ({resolved.source}, {len([n for n in todo if n in adapters])} adapter(s))…")
-    with server:
+    deferred: list[tuple[str, BenchmarkSpec, Path, dict[str, Any], dict[str, Any]]] = []
+    commons: dict[str, dict[str, Any]] = {}
+    server.start()
+    try:
         for name in todo:
             plan = plans[name]
             folder = plan["folder"]
@@ -155,7 +178,8 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
                       "identity": resolved.identity, "key": resolved.key}, "adapter": plan["adapter"],
                       "chat_template_sha256": template.sha256, "decoding": spec.decoding.model_dump(),
                       "versions": versions(), "limit": limit}
-            result = EvalResult(folder)
+            commons[name] = common
+            results[name] = EvalResult(folder)
             target = Target(served, server, tokenizer, max_len)
             for bench in per_target[name]:
                 bdir = folder / bench.name
@@ -163,24 +187,55 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
                 say(f"{name}: {bench.name} ({bench.kind})…")
                 meter = CostMeter().start()
                 t0 = time.monotonic()
+                if bench.kind == "alpaca_eval":  # generate now, judge once every target's outputs exist
+                    from selbench.evaluation.alpaca_stage import generate
+
+                    body = generate(bench, target, bdir, spec=spec, limit=limit or bench.limit)
+                    body["cost"] = price(meter.stop(), spec.cost_model).to_dict()
+                    body["wall_s"] = round(time.monotonic() - t0, 2)
+                    deferred.append((name, bench, bdir, body, {"server": server.info()}))
+                    continue
                 body = _run_one(bench, target, bdir, spec=spec, limit=limit or bench.limit, lora=served != "base",
-                                tokenizer_dir=resolved.source, random_outputs=random_outputs or [],
-                                self_judge=self_judge, force=force)
+                                tokenizer_dir=resolved.source)
                 record = price(meter.stop(), spec.cost_model)
                 summary = {"benchmark": bench.model_dump(), **common, **body, "wall_s": round(time.monotonic() - t0, 2),
                            "cost": record.to_dict(), "server": server.info()}
                 atomic_write_json(bdir / "summary.json", summary)
-                result.summaries[bench.name] = summary
-            atomic_write_json(folder / "evaluation.json", {
-                "identity": plan["identity"], "key": plan["key"], "folder": str(folder), "server": server.info(),
-                "benchmarks": {n: {k: v for k, v in s.items() if k in ("metrics", "status", "wall_s")}
-                               for n, s in result.summaries.items()}})
-            results[name] = result
+                results[name].summaries[bench.name] = summary
+            if not any(d[0] == name for d in deferred):  # done: a killed run reuses it
+                _write_evaluation(plan, results[name], server)
+        if deferred:
+            from selbench.evaluation.alpaca_stage import judge_all
+
+            judge_all(spec, deferred, commons, results, main=server, main_tokenizer=tokenizer, main_max_len=max_len,
+                      pooled_files=pooled_files, self_judge=self_judge, force=force, start_timeout=start_timeout,
+                      progress=say)
+            for name in dict.fromkeys(d[0] for d in deferred):
+                _write_evaluation(plans[name], results[name], server)
+    finally:
+        server.stop()
     return results
 
 
-def _finished(folder: Path, selected: list[BenchmarkSpec], limit: int | None) -> EvalResult | None:
-    """The stored result when every selected benchmark already has its summary (same limit)."""
+def _write_evaluation(plan: dict[str, Any], result: EvalResult, server: VllmServer) -> None:
+    """``evaluation.json``: the mark that every benchmark of this target is done."""
+    atomic_write_json(plan["folder"] / "evaluation.json", {
+        "identity": plan["identity"], "key": plan["key"], "folder": str(plan["folder"]), "server": server.info(),
+        "benchmarks": {n: {k: v for k, v in s.items() if k in ("metrics", "status", "wall_s")}
+                       for n, s in result.summaries.items()}})
+
+
+def judge_is_base(spec: Spec) -> bool:
+    """The AlpacaEval judge is the evaluated base model itself (no judge, or the base model's spec)."""
+    judge = spec.judge
+    return judge is None or (judge.api_base is None and (judge.model is None or judge.model == spec.base_model))
+
+
+def _finished(folder: Path, selected: list[BenchmarkSpec], limit: int | None,
+              pooled_files: Any = lambda bench: []) -> EvalResult | None:
+    """The stored result when every selected benchmark already has its summary (same limit, and
+    for AlpacaEval the same pooled-random reference files)."""
+    from selbench.evaluation.alpaca_stage import pooled_sha256
     if not (folder / "evaluation.json").is_file():
         return None
     summaries = {}
@@ -190,6 +245,9 @@ def _finished(folder: Path, selected: list[BenchmarkSpec], limit: int | None) ->
             return None
         summary = json.loads(path.read_text("utf-8"))
         if summary.get("limit") != limit:
+            return None
+        if bench.kind == "alpaca_eval" and (summary.get("pooled_reference") or {}).get("sha256") != \
+                pooled_sha256(pooled_files(bench)):
             return None
         summaries[bench.name] = summary
     return EvalResult(folder, summaries)
@@ -232,7 +290,7 @@ def _query_set_rows(spec: Spec, target: str, bdir: Path) -> Path:
 
 
 def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, limit: int | None, lora: bool,
-             tokenizer_dir: str, random_outputs: list[Path], self_judge: bool, force: bool) -> dict[str, Any]:
+             tokenizer_dir: str) -> dict[str, Any]:
     records = Records(bdir / "records.jsonl")
     opts = bench.options
     if bench.kind == "llmbar":
@@ -273,9 +331,6 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
         return run_lm_eval_task(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     if bench.kind in ("ifeval", "openllm"):
         return _run_lm_eval(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
-    if bench.kind == "alpaca_eval":
-        return _run_alpaca(bench, target, bdir, records, spec=spec, limit=limit, random_outputs=random_outputs,
-                           self_judge=self_judge, force=force)
     raise UnknownBenchmarkError(f"benchmark kind '{bench.kind}' is not run by the evaluation stage")
 
 
@@ -338,96 +393,10 @@ def _run_lm_eval(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec
         body["missing"] = missing
         body["status"] = "partial: " + "; ".join(missing.values())
     if bench.kind == "openllm" and metrics:
-        accs = [m.get("acc", m.get("exact_match,strict-match")) for m in metrics.values()]
+        from selbench.evaluation.row_scores import openllm_task_metric
+
+        keys = {t: openllm_task_metric(t) for t in metrics}
+        accs = [m.get(k[0] if k[1] == "none" else f"{k[0]},{k[1]}") for t, m in metrics.items() for k in [keys[t]]]
         accs = [a for a in accs if isinstance(a, (int, float))]
         body["average"] = sum(accs) / len(accs) if accs else None
     return body
-
-
-def _run_alpaca(bench: BenchmarkSpec, target: Target, bdir: Path, records: Records, *, spec: Spec,
-                limit: int | None, random_outputs: list[Path], self_judge: bool, force: bool) -> dict[str, Any]:
-    from selbench.evaluation.alpaca import (
-        annotate,
-        choice_token_bias,
-        generate_outputs,
-        judge_key,
-        load_reference,
-        pooled_reference,
-        write_annotator,
-    )
-
-    path = resolve_path(bench)
-    reference, hashes = load_reference(path, bench.hub_id, bench.revision)
-    if limit:
-        reference = reference[:limit]
-    refs = list(bench.options.get("references", ["standard"]))
-    pooled_files = [Path(p) for p in bench.options.get("random_outputs", [])] + list(random_outputs)
-    outputs = generate_outputs(target, reference, records, spec.decoding, generator=target.served)
-    atomic_write_json(bdir / "model_outputs.json", outputs)
-    judge = spec.judge
-    if self_judge:
-        judge_url, judge_model = target.server.base_url, "base"
-        judge_desc = {"model": spec.base_model.model_dump(), "served_by": "the evaluation server (same base model)"}
-    elif judge is not None and judge.api_base:
-        judge_url, judge_model = judge.api_base, judge.api_model or "judge"
-        judge_desc = {"api_base": judge.api_base, "api_model": judge_model}
-    else:
-        raise EvalError("alpaca_eval: a judge model other than the base model needs its own server; start it with "
-                        "`vllm serve` and set judge.api_base / judge.api_model in the spec")
-    bias = choice_token_bias(target.tokenizer) if force else None
-    judge_desc.update({"annotator": "weighted logprob classifier (alpaca_eval_clf_gpt4_turbo prompt)",
-                       "logit_bias": bias})
-    annotator = write_annotator(bdir / "judge", base_url=judge_url, model=judge_model, logit_bias=bias)
-    fit = _judge_fitter(target.tokenizer, annotator / "alpaca_eval_clf.txt", target.max_len) if self_judge else None
-    lc = bench.options.get("lc_df_gamed") or os.environ.get("SELBENCH_ALPACA_EVAL_DF_GAMED")  # the image bakes it
-    results: dict[str, Any] = {}
-    for ref in refs:
-        if ref == "standard":
-            reference_rows = reference
-        elif ref in ("pooled-random", "pooled_random"):
-            if not pooled_files:
-                results[ref] = {"status": "skipped: no random-subset outputs given (--random-outputs or "
-                                          "options.random_outputs)"}
-                continue
-            reference_rows = pooled_reference([r["instruction"] for r in reference], pooled_files, spec.decoding.seed)
-        else:
-            raise EvalError(f"alpaca_eval: unknown reference '{ref}' (standard, pooled-random)")
-        judged_outputs, judged_refs, cut = outputs, reference_rows, 0
-        if fit is not None:  # a short-context judge: clip long texts so the judge prompt fits
-            judged_outputs, judged_refs, cut = fit(outputs, reference_rows)
-        res = annotate(judged_outputs, judged_refs, annotator.parent / annotator.name, bdir / f"alpaca_eval-{ref}",
-                       judge_key(judge_desc), lc_df_gamed=Path(lc) if lc else None)
-        res["pairs_clipped_to_fit_judge_context"] = cut
-        annotations = res.pop("annotations")
-        with open(bdir / f"annotations-{ref}.jsonl", "w", encoding="utf-8") as fh:
-            for a in annotations:
-                fh.write(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in a.items()},
-                                    ensure_ascii=False, default=str) + "\n")
-        results[ref] = res
-    return {"metrics": results, "judge": judge_desc, "n_instructions": len(reference),
-            "dataset_sha256": hashes, "harness": {"alpaca_eval": versions()["alpaca_eval"],
-                                                  "fn_metric": "get_winrate"}}
-
-
-def _judge_fitter(tokenizer: Any, template: Path, max_len: int) -> Any:
-    """Clips instruction/outputs (in tokens) so the judge prompt fits the judge's context."""
-    fixed = len(tokenizer(template.read_text(), add_special_tokens=False)["input_ids"]) + 48
-    budget = max(64, max_len - fixed)
-
-    def clip(text: str, n: int) -> tuple[str, bool]:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        return (text, False) if len(ids) <= n else (tokenizer.decode(ids[:n]), True)
-
-    def fit(outputs: list[dict[str, Any]], refs: list[dict[str, Any]]) -> tuple[list, list, int]:
-        new_out, new_ref, cut = [], [], 0
-        for o, r in zip(outputs, refs):
-            inst, c0 = clip(o["instruction"], budget // 4)
-            per = (budget - len(tokenizer(inst, add_special_tokens=False)["input_ids"])) // 2
-            a, c1 = clip(o["output"], per)
-            b, c2 = clip(r["output"], per)
-            new_out.append({**o, "instruction": inst, "output": a})
-            new_ref.append({**r, "instruction": inst, "output": b})
-            cut += c0 or c1 or c2
-        return new_out, new_ref, cut
-
-    return fit

@@ -27,6 +27,7 @@ from selbench.errors import SelbenchError
 from selbench.grid import Cell, expand
 from selbench.pipeline.accumulate import merge_cells, merge_rows, read_cells, read_rows
 from selbench.pipeline.cell_state import CellState
+from selbench.pipeline.pooled_reference import pooled_sources, random_first
 from selbench.pipeline.events import RunEvents
 from selbench.pipeline.results import result_rows
 from selbench.pools.loader import load_pool
@@ -128,6 +129,8 @@ class EvaluateJob:
     targets: dict[str, Path | None]
     benchmarks: list[str] | dict[str, list[str]]  # one list for all, or per target
     env: dict[str, str] = field(default_factory=dict)
+    limit: int | None = None  # at most N items per benchmark task (smoke runs)
+    pooled_from: dict[str, list[str]] = field(default_factory=dict)  # AlpacaEval's pooled-random sources
 
 
 def select_cell(job: SelectJob) -> StageResult:
@@ -170,7 +173,7 @@ def evaluate_cells(job: EvaluateJob, progress: Callable[[str], None] | None = No
     t0 = time.perf_counter()
     try:
         evals = run_evaluation_many(job.spec, targets=job.targets, benchmarks=job.benchmarks, out_dir=job.run_dir,
-                                    progress=progress)
+                                    progress=progress, limit=job.limit, pooled_from=job.pooled_from)
         result = StageResult(True, {name: str(ev.folder) for name, ev in evals.items()})
     except SelbenchError as exc:
         result = StageResult(False, reason=str(exc))
@@ -203,6 +206,7 @@ def run_grid(
     states: list[CellState] | None = None,
     executor: Executor | None = None,
     targets: list[str] | None = None,
+    limit: int | None = None,
     events: RunEvents | None = None,
 ) -> RunOutcome:
     """Run the grid with ``executor`` (default: local, every cell in order in this process).
@@ -214,7 +218,8 @@ def run_grid(
     if executor is None:
         with LocalExecutor() as own:
             return run_grid(spec, run_dir, selectors=selectors, pools=pools, budgets=budgets, limits=limits,
-                            stages=stages, report=report, states=states, executor=own, targets=targets, events=events)
+                            stages=stages, report=report, states=states, executor=own, targets=targets, events=events,
+                            limit=limit)
     ex = executor
     ev = events or RunEvents()
     local = isinstance(ex, LocalExecutor)
@@ -289,7 +294,9 @@ def run_grid(
         report(msg, 0)
         ev.note(msg)
 
-    job = EvaluateJob(spec, run_dir, models, benchmarks, env)
+    by_name = {f"cell{i}": st for i, st in enumerate(states) if f"cell{i}" in models}
+    models = random_first(models, by_name)  # AlpacaEval's pooled-random reference is made of their outputs
+    job = EvaluateJob(spec, run_dir, models, benchmarks, env, limit=limit, pooled_from=pooled_sources(by_name))
     if local:  # in this process, with progress messages
         res = evaluate_cells(job, progress=eval_note)
     else:

@@ -15,6 +15,7 @@ Paths inside a row are relative to the folder holding ``results.jsonl``, POSIX, 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -27,6 +28,19 @@ Track = Literal["general", "targeted"]
 
 HEX64 = r"^[0-9a-f]{64}$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# a benchmark row may name one variant of its benchmark: ``alpaca-eval/standard``
+BENCH_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$"
+
+#: ``0-1``: a fraction (accuracy); ``0-100``: a percentage (AlpacaEval win rate; its per-item
+#: scores are still fractions in [0, 1]); ``nats``: a cross-entropy (query loss).
+Scale = Literal["0-1", "0-100", "nats"]
+#: whether a larger score is better; aggregation flips ``lower`` rows, never averages them in raw.
+Direction = Literal["higher", "lower"]
+#: how ``score`` is made from the per-item scores: their ``mean`` (x100 at scale 0-100), or the
+#: ``task-macro`` average: the mean of each task's item mean, a task being the first ``/``
+#: segment of the item id (``mmlu/abstract_algebra/12`` -> ``mmlu``); a bootstrap resamples
+#: items within each task and re-averages.
+Aggregate = Literal["mean", "task-macro"]
 # relative POSIX path: segments of safe characters, no empty / '.' / '..' segments
 _REL_PATH = re.compile(r"^(?!/)(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,127}){0,7}$")
 
@@ -106,10 +120,14 @@ class ResultRow(_Strict):
     selector: str = Field(pattern=NAME, description="Selector registry name ('random', 'full', 'zero-shot' for reference rows).")
     selector_version: str = Field(min_length=1, max_length=64)
     seed: int = Field(ge=0)
-    benchmark: str = Field(pattern=NAME)
+    benchmark: str = Field(pattern=BENCH_NAME, description="Benchmark name, or name/variant (alpaca-eval/standard, alpaca-eval/pooled-random).")
     target: str | None = Field(None, pattern=NAME, description="Targeted track: the target task whose query set the selector was given; null for reference rows and the general track.")
-    metric: str = Field(pattern=NAME, description="Metric name, e.g. prompt_level_strict_acc; higher is better.")
+    metric: str = Field(pattern=NAME, description="Metric name, e.g. prompt_level_strict_acc.")
     score: float = Field(allow_inf_nan=False)
+    scale: Scale = Field("0-1", description="0-1 (fraction), 0-100 (percentage; items are fractions) or nats.")
+    direction: Direction = Field("higher", description="higher: larger is better; lower: smaller is better (query loss).")
+    aggregate: Aggregate = Field("mean", description="How the score is made from the items: mean, or task-macro (mean of per-task means; task = first '/' segment of the item id).")
+    extra_metrics: dict[str, float] = Field(default_factory=dict, description="Other numbers of the same evaluation, e.g. inst_level_strict_acc, tasks.mmlu, Natural.accuracy, length_controlled_winrate.")
     n_items: int = Field(ge=1)
     item_scores: str = Field(description="Relative path of the gzip JSONL of per-item scores.")
     item_scores_sha256: str = Field(pattern=HEX64)
@@ -140,6 +158,10 @@ class ResultRow(_Strict):
             raise ValueError("finetune_cost.usd must be > 0 for a fine-tuned row (the cost-adjusted gain divides by it)")
         if self.kind == "random" and self.selector != "random":
             raise ValueError("a random row must have selector 'random'")
+        if len(self.extra_metrics) > 200 or any(len(k) > 120 for k in self.extra_metrics):
+            raise ValueError("extra_metrics: at most 200 entries with names of at most 120 characters")
+        if not all(math.isfinite(v) for v in self.extra_metrics.values()):
+            raise ValueError("extra_metrics: every value must be finite")
         return self
 
     @property
