@@ -20,8 +20,16 @@ def _is_loss(row: Any) -> bool:
     return "loss" in str(getattr(row, "metric", "")).lower()
 
 
+def _given(row: Any, name: str) -> Any:
+    """The row's ``name`` when the row stated it (a pydantic default is not a statement)."""
+    stated = getattr(row, "model_fields_set", None)
+    if stated is not None and name not in stated:
+        return None
+    return getattr(row, name, None)
+
+
 def scale_of(row: Any) -> str:
-    scale = getattr(row, "scale", None)
+    scale = _given(row, "scale")
     if scale:
         return str(scale)
     if _is_loss(row):
@@ -30,7 +38,7 @@ def scale_of(row: Any) -> str:
 
 
 def direction_of(row: Any) -> str:
-    direction = getattr(row, "direction", None)
+    direction = _given(row, "direction")
     if direction:
         return str(direction)
     return "lower" if _is_loss(row) else "higher"

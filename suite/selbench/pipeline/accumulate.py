@@ -23,7 +23,7 @@ def row_key(row: ResultRow) -> RowKey:
     """What names a row's cell and benchmark (everything but the measured values)."""
     data = row.model_dump(mode="json", by_alias=True)
     return tuple((name, json.dumps(data.get(name), sort_keys=True)) for name in
-                 ("kind", "spec", "pool", "budget", "selector", "seed", "train_seed", "benchmark", "target", "metric"))
+                 ("kind", "spec", "pool", "budget", "selector", "seed", "benchmark", "target"))
 
 
 def read_rows(path: Path) -> list[ResultRow]:
