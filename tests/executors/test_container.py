@@ -1,0 +1,120 @@
+"""The `cpu` image: its Python packages are the CI pins, and what builds and checks it.
+
+The image itself is built and run by scripts/container_smoke.sh (podman; `make container-smoke`),
+which saves the image's `pip freeze --all` and runs the freeze test below on it
+(SELBENCH_IMAGE_FREEZE); without that file the test skips. The static checks run everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "Dockerfile"
+SMOKE = REPO / "scripts" / "container_smoke.sh"
+CI_TXT = REPO / "requirements" / "ci.txt"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _ci_pins() -> dict[str, str]:
+    """name -> version of every `name==version` line of requirements/ci.txt."""
+    pins = {}
+    for line in CI_TXT.read_text().splitlines():
+        m = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line.strip())
+        if m:
+            pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def _shims() -> dict[str, str]:
+    """The metadata-only shim packages ci.txt installs from requirements/shims/* (name -> version)."""
+    shims = {}
+    for line in CI_TXT.read_text().splitlines():
+        if line.startswith("./requirements/shims/"):
+            text = (REPO / line.strip() / "pyproject.toml").read_text()
+            name = re.search(r'^name\s*=\s*"([^"]+)"', text, re.M).group(1)
+            version = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M).group(1)
+            shims[_norm(name)] = version
+    return shims
+
+
+def _freeze(path: Path) -> dict[str, str]:
+    """`pip freeze --all` output -> name -> version (direct-reference lines: name -> '@')."""
+    got = {}
+    for line in path.read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==", 1)
+            got[_norm(name)] = version.strip()
+        elif " @ " in line:
+            got[_norm(line.split(" @ ", 1)[0])] = "@"
+    return got
+
+
+def test_the_cpu_target_installs_ci_txt_unfiltered_and_nothing_else() -> None:
+    """Static: the cpu stage's pip lines are `-r requirements/ci.txt`, pip itself and the suite."""
+    text = DOCKERFILE.read_text()
+    cpu = text.split("AS cpu-deps\n", 1)[1].split("\nFROM ", 1)[0] + text.split("AS cpu\n", 1)[1].split("\nFROM ", 1)[0]
+    installs = re.findall(r"pip install --no-cache-dir ([^\n\\&]+)", cpu)
+    assert sorted(i.strip() for i in installs) == sorted(['"pip==26.3"', "-r requirements/ci.txt", "."]), installs
+    assert "COPY requirements requirements" in cpu  # the shims travel with ci.txt
+    # torch's CPU wheel: a build argument, the PyTorch CPU index by default
+    assert re.search(r"^ARG PIP_EXTRA_INDEX_URL=https://download\.pytorch\.org/whl/cpu$", cpu, re.M)
+    # requirements before the source, so a source change reuses the installed stack
+    assert cpu.index("-r requirements/ci.txt") < cpu.index("COPY suite suite")
+
+
+def test_the_images_write_only_under_their_volumes() -> None:
+    """HOME and the XDG folders (vLLM, torch, Ray, pip caches) point under /cache, so the image runs
+    with a read-only root filesystem; the smoke script checks it in the running image."""
+    text = DOCKERFILE.read_text()
+    for target in ("cpu-deps", "gpu-deps"):
+        stage = text.split(f"AS {target}\n", 1)[1].split("\nFROM ", 1)[0]
+        for var in ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HF_HOME", "SELBENCH_CACHE"):
+            assert re.search(rf"\b{var}=/cache/", stage), (target, var)
+
+
+def test_the_smoke_script_parses_and_checks_what_the_readme_promises() -> None:
+    proc = subprocess.run(["bash", "-n", str(SMOKE)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = SMOKE.read_text()
+    for needed in ("--network none", "--read-only", "PhonesHome", "ShellsOutToEval", "podman kill",
+                   "--isolation chroot", "--runtime runc", "SELBENCH_IMAGE_FREEZE"):
+        assert needed in text, needed
+    if shutil.which("shellcheck"):
+        sc = subprocess.run(["shellcheck", "-S", "warning", str(SMOKE)], capture_output=True, text=True)
+        assert sc.returncode == 0, sc.stdout
+
+
+def test_freeze_of_the_image_is_the_ci_pins() -> None:
+    """Every ci.txt pin and shim is in the image at exactly its version (torch's +cpu local label
+    aside), and every other package the image holds has the version CI's environment has."""
+    path = os.environ.get("SELBENCH_IMAGE_FREEZE")
+    if not path:
+        pytest.skip("needs the image's pip freeze: run scripts/container_smoke.sh (sets SELBENCH_IMAGE_FREEZE)")
+    image = _freeze(Path(path))
+    assert "selbench" in image, "the suite is not installed in the image"
+    expected = _ci_pins() | _shims()
+    wrong = {name: (version, image.get(name)) for name, version in expected.items()
+             if image.get(name, "").split("+")[0] != version}
+    assert not wrong, f"image packages differ from requirements/ci.txt (pin, image): {wrong}"
+    drift = {}
+    for name, version in image.items():
+        if name in expected or version == "@" or name == "selbench":
+            continue
+        try:
+            here = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # pip/setuptools/wheel of a fresh venv may differ in presence, not in the stack
+        if here != version and name not in ("pip", "setuptools", "wheel"):
+            drift[name] = (here, version)
+    assert not drift, f"transitive packages differ from CI's environment (CI, image): {drift}"
