@@ -71,7 +71,7 @@ fi
 # pip inside the build: this machine's trust store (it holds the proxy's CA) and its local wheel
 # folder / file:// indexes (pip's own config), mounted read-only. torch's CPU wheel comes from
 # there; without one, the Dockerfile's default (the PyTorch CPU index) applies.
-BUILD=(podman build --isolation chroot --network host
+BUILD=(podman build --format docker --isolation chroot --network host  # docker format: SHELL (pipefail) is kept
        --build-arg "CPU_BASE=$BASE_IMAGE" --build-arg "BASE=$BASE_IMAGE"
        --build-arg ALPACA_EVAL_DATASET_REVISION= --build-arg DF_GAMED_SHA256=)  # no hub access here
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
@@ -166,6 +166,21 @@ if [ "$MODE" = full ]; then
     [ -s "$WORK/runs/tiny/results.jsonl" ] || fail "no results.jsonl"
 fi
 say "ok: tiny run ($STAGES) in $(( $(date +%s) - r0 ))s, every cell done$([ "$MODE" = full ] && echo ', page written')"
+
+# ------------------------------------------------------------------ verify a submission in the image
+if [ "$MODE" = full ]; then
+    rm -rf "$WORK/submissions" "$WORK/verify"
+    "$PY" -m selbench.cli.main submit "$WORK/runs/tiny" --selector longest --name "Smoke Longest" --authors smoke \
+        --code https://example.org/smoke --out "$WORK/submissions" > "$WORK/submit.log" 2>&1 \
+        || { tail -20 "$WORK/submit.log"; fail "selbench submit of the container's run"; }
+    SELBENCH_CONTAINER_RUNTIME=podman \
+    SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024" \
+        "$PY" -m selbench.cli.main submissions verify "$WORK/submissions/smoke-longest" --container \
+        --container-image "$IMAGE" --no-record --out "$WORK/verify" > "$WORK/verify.log" 2>&1 \
+        || { tail -20 "$WORK/verify.log"; fail "selbench submissions verify --container"; }
+    grep -q verified "$WORK/verify.log" || fail "not verified: $WORK/verify.log"
+    say "ok: selbench submissions verify --container re-ran the submission in the image (network none)"
+fi
 
 # ------------------------------------------------------------------ hostile plugins, container alone
 EVAL_ON_HOST=${SELBENCH_EVAL_DATA:-$(cd .. && pwd)/shared/data/eval}

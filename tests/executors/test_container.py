@@ -118,3 +118,56 @@ def test_freeze_of_the_image_is_the_ci_pins() -> None:
         if here != version and name not in ("pip", "setuptools", "wheel"):
             drift[name] = (here, version)
     assert not drift, f"transitive packages differ from CI's environment (CI, image): {drift}"
+
+
+def test_verify_in_container_runs_the_image_without_network_and_reads_its_record(tmp_path: Path, monkeypatch) -> None:
+    """The plumbing of `submissions verify --container`, with a stand-in runtime that records its
+    arguments and writes the record where the image's verify would (the real image is exercised by
+    scripts/container_smoke.sh)."""
+    import json
+    import sys
+
+    from selbench.submissions.container import RECORD_NAME, verify_in_container
+    from selbench.submissions.errors import VerificationError
+
+    fake = tmp_path / "fake-runtime"
+    fake.write_text(f"#!{sys.executable}\n" + """import json, sys
+args = sys.argv[1:]
+open(sys.argv[0] + ".args", "w").write(json.dumps(args))
+out = next(a.split(":")[0] for a in args if a.endswith(":/out"))
+if "--fail" not in args:
+    json.dump({"status": "verified", "checks": [{"ok": True}]}, open(out + "/""" + RECORD_NAME + """", "w"))
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("SELBENCH_CONTAINER_RUNTIME", str(fake))
+    monkeypatch.setenv("SELBENCH_CACHE", str(tmp_path / "cache"))
+    sub = tmp_path / "my-sub"
+    sub.mkdir()
+    rec = verify_in_container(sub, out=tmp_path / "out", image="img:cpu", max_selections=2)
+    assert rec["status"] == "verified" and rec["container"]["network"] == "none"
+    args = json.loads((tmp_path / "fake-runtime.args").read_text())
+    assert args[:2] == ["run", "--rm"]
+    assert args[args.index("--network") + 1] == "none" and "--read-only" in args
+    assert f"{sub.resolve()}:/submission:ro" in args
+    assert not any("eval" in a for a in args)  # no evaluation data mounted
+    tail = args[args.index("img:cpu"):]
+    assert tail[1:5] == ["submissions", "verify", "/submission", "--no-container"]
+    assert tail[tail.index("--max-selections") + 1] == "2"
+    monkeypatch.setenv("SELBENCH_CONTAINER_ARGS", "--fail")
+    with pytest.raises(VerificationError, match="wrote no record"):
+        verify_in_container(sub, out=tmp_path / "out", image="img:cpu")
+
+
+def test_verify_container_without_a_runtime_is_one_error_line(tmp_path: Path) -> None:
+    import sys
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    env = {**os.environ, "SELBENCH_CONTAINER_RUNTIME": str(tmp_path / "no-such-runtime"),
+           "PYTHONPATH": str(REPO / "suite")}
+    proc = subprocess.run([sys.executable, "-m", "selbench.cli.main", "submissions", "verify", str(sub),
+                           "--container", "--no-record", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert "podman or docker" in proc.stderr

@@ -69,10 +69,23 @@ def verify(
     timeout: float | None = TIMEOUT,
     memory_limit_gb: float | None = MEMORY,
     selector_network: bool = NETWORK,
+    container: bool = typer.Option(False, "--container/--no-container", help="Re-run inside the cpu image (podman or docker) with --network none, the submission read-only, no evaluation data mounted."),
+    container_image: str = typer.Option("selbench:cpu", "--container-image", help="Image for --container (one built FROM selbench:cpu with the plugin's package installed)."),
+    record_json: Path | None = typer.Option(None, "--record-json", hidden=True, help="Also write the record here (used by --container)."),
 ) -> None:
     """Re-run the plugin's selections (isolated) and compare ids_sha256: the only way to 'verified'."""
-    with err.status(f"re-running the selections of {escape(submission.name)}…"):
-        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb, selector_network))
+    with err.status(f"re-running the selections of {escape(submission.name)}{' in ' + container_image if container else ''}…"):
+        if container:
+            from selbench.submissions.container import verify_in_container
+
+            rec = verify_in_container(submission, out=out_dir, image=container_image, max_selections=max_selections,
+                                      timeout=timeout, memory_limit_gb=memory_limit_gb)
+        else:
+            rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb, selector_network))
+    if record_json is not None:
+        from selbench.atomic import atomic_write_json
+
+        atomic_write_json(record_json, rec)
     for c in rec["checks"]:
         mark = "[green]same[/]" if c["ok"] else "[red]DIFFERENT[/]"
         out.print(f"{escape(c['pool'])} budget {c['budget']} seed {c['seed']}: {mark} ids_sha256 {c['got'][:16]}")
