@@ -124,8 +124,9 @@ RUN=(podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=102
      -e HF_HUB_OFFLINE=1 -e HF_DATASETS_OFFLINE=1 -e TOKENIZERS_PARALLELISM=false -e VLLM_HOST_IP=127.0.0.1)
 
 # ------------------------------------------------------------------ packages = CI pins
-"${RUN[@]}" --network none --entrypoint pip "$IMAGE" freeze --all > "$WORK/pip-freeze-cpu.txt"
+"${RUN[@]}" --network none --entrypoint pip "$IMAGE" list --format=freeze > "$WORK/pip-freeze-cpu.txt"
 PY=${SELBENCH_PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
+SB='import sys; sys.argv[0] = "selbench"; from selbench.cli.main import app; app()'  # the host's CLI
 SELBENCH_IMAGE_FREEZE="$WORK/pip-freeze-cpu.txt" "$PY" -m pytest -q -p no:cacheprovider \
     tests/executors/test_container.py -k freeze \
     || fail "the image's packages differ from requirements/ci.txt"
@@ -170,12 +171,12 @@ say "ok: tiny run ($STAGES) in $(( $(date +%s) - r0 ))s, every cell done$([ "$MO
 # ------------------------------------------------------------------ verify a submission in the image
 if [ "$MODE" = full ]; then
     rm -rf "$WORK/submissions" "$WORK/verify"
-    "$PY" -m selbench.cli.main submit "$WORK/runs/tiny" --selector longest --name "Smoke Longest" --authors smoke \
+    "$PY" -c "$SB" submit "$WORK/runs/tiny" --selector longest --name "Smoke Longest" --authors smoke \
         --code https://example.org/smoke --out "$WORK/submissions" > "$WORK/submit.log" 2>&1 \
         || { tail -20 "$WORK/submit.log"; fail "selbench submit of the container's run"; }
     SELBENCH_CONTAINER_RUNTIME=podman \
     SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024" \
-        "$PY" -m selbench.cli.main submissions verify "$WORK/submissions/smoke-longest" --container \
+        "$PY" -c "$SB" submissions verify "$WORK/submissions/smoke-longest" --container \
         --container-image "$IMAGE" --no-record --out "$WORK/verify" > "$WORK/verify.log" 2>&1 \
         || { tail -20 "$WORK/verify.log"; fail "selbench submissions verify --container"; }
     grep -q verified "$WORK/verify.log" || fail "not verified: $WORK/verify.log"
