@@ -51,7 +51,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     from selbench.pools import load_pool
-    from selbench.selection.isolation import evaluation_roots
+    from selbench.data_paths import evaluation_roots
     from selbench.specs.models import PoolSpec
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,7 +10,11 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The workshop's evaluation data: SELBENCH_EVAL_DATA when set, else ../shared/data beside the
+# checkout (development machines and CI only; a user's clone has neither, and the tests that
+# need it skip with NEEDS_EVAL_DATA).
+SHARED_DATA = Path(os.environ.get("SELBENCH_EVAL_DATA") or REPO.parent / "shared" / "data")
+NEEDS_EVAL_DATA = "needs the evaluation data folder: set SELBENCH_EVAL_DATA or check out ../shared"
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 
 

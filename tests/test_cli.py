@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 from sb_testing import PLUGINS, assert_user_error, run_cli
@@ -68,13 +70,18 @@ def test_run_selects_every_cell_then_reuses_them(tmp_path: Path) -> None:
 
 
 def test_run_records_a_failing_cell_and_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    shutil.copy(PLUGINS / "bad.py", tmp_path / "sub" / "bad.py")  # typed relative, from a folder that is not the repo
+    proc = run_cli("run", "--spec", "tiny", "--budgets", BUDGET, "--selector", "sub/bad.py:Raises",
+                   "--selector", "longest", "--stages", "select", "--out", "runs", cwd=tmp_path)
     out = tmp_path / "runs"
-    proc = run_cli("run", "--spec", "tiny", "--budgets", BUDGET, "--selector", f"{PLUGINS / 'bad.py'}:Raises",
-                   "--selector", "longest", "--stages", "select", "--out", str(out))
     assert proc.returncode == 1
     rows = {str(r["selector"]).rsplit(":", 1)[-1]: r for r in map(json.loads, (out / "tiny" / "cells.jsonl").read_text().splitlines())}
     assert rows["Raises"]["status"] == "failed" and "scoring model exploded" in rows["Raises"]["reason"]
     assert rows["Raises"]["stage"] == "select"
+    kept = re.search(r"details: (\S+\.log)\)", rows["Raises"]["reason"])
+    assert kept and Path(kept.group(1)).is_file(), rows["Raises"]["reason"]  # the log outlives the failed scratch
+    assert "scoring model exploded" in Path(kept.group(1)).read_text()
     assert rows["longest"]["status"] == "done" and rows["random"]["status"] == "done"
     status = run_cli("status", str(out))
     assert status.returncode == 0 and "scoring model exploded" in status.stdout

@@ -18,8 +18,9 @@ for key, value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZER
 pytest.importorskip("torch", reason="the model stack is not installed")
 pytest.importorskip("peft", reason="the model stack is not installed")
 
+from sb_testing import NEEDS_EVAL_DATA, SHARED_DATA  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -30,8 +31,8 @@ def need_vllm() -> None:
 
 @pytest.fixture(scope="session")
 def eval_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"evaluation tests read {SHARED_DATA}")
+    if not (SHARED_DATA / "eval").is_dir():
+        pytest.skip(NEEDS_EVAL_DATA)
     os.environ.setdefault("SELBENCH_EVAL_DATA", str(SHARED_DATA))
     return SHARED_DATA
 

@@ -93,3 +93,26 @@ class PhonesHome(Selector):
         with socket.create_connection(("127.0.0.1", int(os.environ["PHONE_HOME_PORT"])), timeout=5) as sock:
             sock.sendall(b"leak")
         return list(pool.data["id"])[:budget]
+
+
+class ReadsItsWorld(Selector):
+    """Reads what any selector needs: its own code, the selbench package, the pool rows and a file
+    it writes to its TMPDIR; reports what it read."""
+
+    name = "reads_its_world"
+
+    def select(self, pool, budget, ctx):
+        import tempfile
+
+        import selbench.selection
+        from selbench.selection import Selection
+
+        own = Path(__file__).read_text()
+        package = Path(selbench.selection.__file__).read_text()
+        with tempfile.NamedTemporaryFile("w+", delete=False) as handle:
+            handle.write("scratch")
+        scratch = Path(handle.name).read_text()
+        return Selection(ids=list(pool.data["id"])[:budget],
+                         info={"own_code": "ReadsItsWorld" in own, "package": "Selector" in package,
+                               "pool_rows": len(pool.data["instruction"]), "tmp": scratch,
+                               "tmpdir": os.environ.get("TMPDIR", "")})

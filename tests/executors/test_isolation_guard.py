@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from selbench.errors import SelectorError
-from selbench.selection.isolation import Limits, evaluation_roots
+from selbench.data_paths import evaluation_roots
+from selbench.sandbox.launch import NOTHING_TO_HIDE
+from selbench.selection.isolation import Limits
 from selbench.selection.stage import run_selection
 from sb_testing import alpaca_rows, write_jsonl
 
 PLUGINS = Path(__file__).with_name("plugins.py")
-SHARED_EVAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "eval"
 
 
 def test_reading_the_eval_data_folder_fails_the_cell(pool, eval_folder: Path, tmp_path: Path) -> None:
@@ -33,13 +34,19 @@ def test_a_plugin_that_swallows_the_refusal_still_fails(pool, eval_folder: Path,
         run_selection(pool, f"{PLUGINS}:SwallowsEval", 5, 0, tmp_path / "out")
 
 
-@pytest.mark.skipif(not SHARED_EVAL.is_dir(), reason="../shared/data/eval is not checked out beside the repo")
-def test_listing_the_shared_eval_folder_fails_without_any_env(pool, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("SELBENCH_EVAL_DATA", raising=False)
-    monkeypatch.delenv("EVAL_TARGET_FOR_TEST", raising=False)  # the plugin falls back to ../shared/data/eval
-    assert str(SHARED_EVAL.resolve()) in evaluation_roots()
-    with pytest.raises(SelectorError, match="evaluation data"):
-        run_selection(pool, f"{PLUGINS}:ReadsEval", 5, 0, tmp_path / "out")
+@pytest.mark.parametrize("where", ["unset", "missing folder"])
+def test_without_evaluation_data_the_worker_reads_its_code_pool_and_tmpdir(
+        pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A machine with only the repository: nothing to hide must not mean "deny everything"."""
+    for name in ("SELBENCH_EVAL_DATA", "SELBENCH_DATA_DIR", "SELBENCH_DENY_READ"):
+        monkeypatch.delenv(name, raising=False)
+    if where == "missing folder":
+        monkeypatch.setenv("SELBENCH_EVAL_DATA", str(tmp_path / "moved-away"))
+    assert evaluation_roots() == []
+    art = run_selection(pool, f"{PLUGINS}:ReadsItsWorld", 5, 0, tmp_path / "out")
+    info = art.data["info"]
+    assert info["own_code"] and info["package"] and info["pool_rows"] == 40 and info["tmp"] == "scratch"
+    assert art.data["isolation"]["filesystem"] in (NOTHING_TO_HIDE, "audit hook only (not Linux)")
 
 
 def test_the_worker_environment_names_no_eval_data_and_offline_no_credentials(

@@ -150,7 +150,7 @@ def test_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(QuerySetError, match="reads a local file"):
         load(hub_id=HUB_ID, revision="r", config="bbh", format="less-bbh")
     monkeypatch.delenv("SELBENCH_EVAL_DATA")
-    monkeypatch.setattr("selbench.evaluation.stage.REPO_DATA", tmp_path / "absent")
+    monkeypatch.delenv("SELBENCH_DATA_DIR", raising=False)
     with pytest.raises(QuerySetError, match="no evaluation data root"):
         load(path=BBH)
     assert "auto" in FORMATS

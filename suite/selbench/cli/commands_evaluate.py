@@ -30,7 +30,7 @@ def evaluate(
 ) -> None:
     """Evaluate with IFEval, AlpacaEval, LLMBar, OpenLLM (lm-eval) and query loss through one vLLM server.
 
-    Writes `<out>/eval/<spec>/<adapter|base>-<key>/<benchmark>/summary.json` and `records.jsonl`
+    Writes `OUT/eval/SPEC/adapter|base-KEY/BENCHMARK/summary.json` and `records.jsonl`
     (prompt id, output, score) with harness versions, decoding, dataset and model hashes and cost.
     """
     if (adapter is None) == (not base_only):

@@ -17,7 +17,7 @@ leaderboard_app = typer.Typer(help="Build the static leaderboard site.", no_args
 @leaderboard_app.command("build")
 def build(
     submissions: Path = typer.Option(Path("submissions"), "--submissions", help="Folder of submission folders."),
-    out_dir: Path = typer.Option(Path("leaderboard/site"), "--out", help="Where the site is written (replaced)."),
+    out_dir: Path = typer.Option(Path("leaderboard/site"), "--out", help="Where the site is written (replaced). The default, leaderboard/site/, is ignored by git (CI publishes it)."),
     verified: Path = typer.Option(Path("leaderboard/verified.json"), "--verified", help="Verification records (from `selbench submissions verify`)."),
     spec: str | None = typer.Option(None, "--spec", help="Spec version to compare, e.g. chasing-random-v1@v1 (default: the one most submissions use)."),
     n_boot: int = typer.Option(N_BOOT, "--bootstrap", min=100, help="Bootstrap replicates."),

@@ -29,7 +29,7 @@ def quantiles(
     Orders the whole pool by round-robin similarity to the target's query set, fine-tunes on the
     top of each distance quantile, evaluates the query loss and the test set, and prints the
     Spearman correlation between quantile index and each metric (a positive rho for the loss:
-    farther data, higher loss). Results: `<out>/<spec>/quantiles/<target>/<representation>.json`.
+    farther data, higher loss). Results: `OUT/SPEC/quantiles/TARGET/REPRESENTATION.json`.
     """
     from selbench.targeted.quantiles import run_quantiles
 

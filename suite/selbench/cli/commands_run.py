@@ -9,15 +9,16 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from selbench.cli.console import err, out
 from selbench.cli.options import MEMORY, NETWORK, OUT, TIMEOUT, limits
+from selbench.cli.run_progress import LiveProgress, PlainProgress
 from selbench.errors import SelbenchError
 from selbench.executors import EXECUTORS, make_executor
 from selbench.pipeline.cell_state import STAGES
 from selbench.pipeline.run import plan, run_grid
+from selbench.selection.registry import absolute_selector
 from selbench.specs.loader import DEFAULT_SPEC, load_spec
 
 
@@ -62,14 +63,14 @@ def run(
     slurm_partition: str | None = typer.Option(None, "--slurm-partition", help="Slurm partition for every job array."),
     slurm_time: int = typer.Option(240, "--slurm-time", help="Slurm time limit per job, minutes."),
     slurm_array_parallelism: int = typer.Option(64, "--slurm-array-parallelism", help="Most jobs of one array running at once."),
-    slurm_folder: Path | None = typer.Option(None, "--slurm-folder", help="submitit's job files and logs (default <out>/<spec>/.submitit)."),
+    slurm_folder: Path | None = typer.Option(None, "--slurm-folder", help="submitit's job files and logs (default OUT/SPEC/.submitit)."),
     slurm_cluster: str | None = typer.Option(None, "--slurm-cluster", help="submitit cluster: slurm, local (local processes) or debug (in-process); default: slurm when sbatch is found, else local."),
 ) -> None:
     """Run a spec's grid: select -> train -> evaluate every cell, then results and a page.
 
-    Default: the offline `tiny` spec, every built-in selector. Results go to
-    `<out>/<spec>/results.jsonl` (one row per cell and benchmark), the page to
-    `<out>/<spec>/site/index.html`. Finished stages are reused, so a second run does nothing
+    Default: the offline `tiny` spec and its selectors (random with every seed, longest, full). Results go to
+    `OUT/SPEC/results.jsonl` (one row per cell and benchmark), the page to
+    `OUT/SPEC/site/index.html`. Finished stages are reused, so a second run does nothing
     and a killed run resumes; a failing cell is recorded with its reason and the others go on.
     """
     the_spec = load_spec(spec)
@@ -78,20 +79,23 @@ def run(
     run_dir = out_dir / the_spec.name
     start = time.perf_counter()
     with err.status("planning cells…"):
-        states = plan(the_spec, selector, pools, budgets, targets)
+        states = plan(the_spec, [absolute_selector(s) for s in selector] if selector else None, pools, budgets, targets)
     if executor not in EXECUTORS:
         raise SelbenchError(f"--executor takes one of {', '.join(EXECUTORS)} (got {executor!r})")
     if gpus is None:
         gpus = 0.0 if the_spec.cost_model.gpu_type.lower().startswith("none") else 1.0
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with err.status(f"starting the {executor} executor…"):
         ex = make_executor(executor, run_dir, gpus=gpus, cpus=cpus, ray_address=ray_address, slurm_partition=slurm_partition,
                            slurm_time_min=slurm_time, slurm_array_parallelism=slurm_array_parallelism,
                            slurm_cluster=slurm_cluster, slurm_folder=slurm_folder)
-    with ex, Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"{the_spec.id}", total=None)
-        outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex,
-                           report=lambda msg, n: progress.update(task, description=f"{the_spec.id}: {escape(msg)}"))
+    title = f"{the_spec.id} ({len(states)} cells: {' -> '.join(chosen)})"
+    if err.is_terminal:
+        with ex, LiveProgress(err, title) as live:
+            outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex, events=live)
+    else:  # a log: one plain line per event
+        with ex:
+            outcome = run_grid(the_spec, run_dir, limits=lim, stages=chosen, states=states, executor=ex,
+                               events=PlainProgress(err, title))
     scores: dict[tuple, str] = {}
     for row in outcome.rows:
         key = (row.pool, row.budget if row.kind not in ("full",) else None, row.selector, row.seed, row.target)
@@ -118,7 +122,7 @@ def run(
         raise typer.Exit(1)
 
 
-def status(run_dir: Path = typer.Argument(Path("runs"), help="A run folder (<out>/<spec>) or the folder holding several.")) -> None:
+def status(run_dir: Path = typer.Argument(Path("runs"), help="A run folder (OUT/SPEC) or the folder holding several.")) -> None:
     """What is done, what failed and why, for each cell of a run."""
     files = [run_dir / "cells.jsonl"] if (run_dir / "cells.jsonl").is_file() else sorted(run_dir.glob("*/cells.jsonl"))
     if not files:

@@ -17,6 +17,7 @@ from selbench.errors import SelbenchError
 from selbench.pools.loader import load_pool
 from selbench.pools.pool import Pool
 from selbench.selection.checkup import checkup
+from selbench.selection.registry import absolute_selector
 from selbench.selection.stage import run_selection
 from selbench.specs.loader import load_spec
 from selbench.specs.models import CostModelSpec, PoolSpec, Spec
@@ -54,7 +55,7 @@ def select(
     owner_spec: Spec | None = owner or (load_spec(spec) if spec else None)
     with err.status(f"running selector [bold]{escape(selector)}[/] (isolated)…"):
         artifact = run_selection(
-            loaded, selector, budget, seed, out_dir, params=parse_params(param),
+            loaded, absolute_selector(selector), budget, seed, out_dir, params=parse_params(param),
             cost_model=owner_spec.cost_model if owner_spec else CostModelSpec(),
             spec_id=owner_spec.id if owner_spec else None, limits=limits(timeout, memory_limit_gb, selector_network),
             spec=owner_spec, target=target,
@@ -94,7 +95,7 @@ def validate_selector(
     )
     loaded = _load(pool_spec)
     with err.status(f"checking [bold]{escape(selector)}[/] on {escape(loaded.name)} ({len(loaded)} examples)…"):
-        checks, meta = checkup(selector, loaded, budget, parse_params(param), limits(timeout, memory_limit_gb, selector_network))
+        checks, meta = checkup(absolute_selector(selector), loaded, budget, parse_params(param), limits(timeout, memory_limit_gb, selector_network))
     table = Table(title=f"validate-selector {escape(selector)}", title_justify="left")
     table.add_column("check")
     table.add_column("result")

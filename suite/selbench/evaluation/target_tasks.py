@@ -344,9 +344,10 @@ def run_lm_eval_task(bench: Any, target: Target, bdir: Path, *, spec: Any, limit
                      tokenizer_dir: str) -> dict[str, Any]:
     """Evaluate one ``lm_eval`` benchmark on ``target``; the evaluation stage's summary body."""
     from selbench.evaluation.harness import run_tasks
-    from selbench.evaluation.stage import resolve_path, versions
+    from selbench.data_paths import resolve_eval_path
+    from selbench.evaluation.versions import versions
 
-    data_root = resolve_path(bench)
+    data_root = None if bench.path is None else resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
     plan = plan_tasks(bench, bdir / "tasks", data_root=data_root, lora=lora,
                       max_new_tokens=spec.decoding.max_new_tokens, max_len=target.max_len)
     suite = plan.suite

@@ -25,7 +25,9 @@ from typing import Any
 from selbench.atomic import atomic_write_text
 from selbench.errors import SelbenchError
 from selbench.grid import Cell, expand
+from selbench.pipeline.accumulate import merge_cells, merge_rows, read_cells, read_rows
 from selbench.pipeline.cell_state import CellState
+from selbench.pipeline.events import RunEvents
 from selbench.pipeline.results import result_rows
 from selbench.pools.loader import load_pool
 from selbench.pools.pool import Pool
@@ -68,7 +70,10 @@ def plan(spec: Spec, selectors: list[str] | None, pools: list[str] | None, budge
 
 
 def _write_states(run_dir: Path, states: list[CellState]) -> None:
-    atomic_write_text(run_dir / "cells.jsonl", "".join(json.dumps(s.to_dict()) + "\n" for s in states))
+    """This run's cells, after the cells of earlier runs in the same folder that it did not plan."""
+    path = run_dir / "cells.jsonl"
+    cells = merge_cells(read_cells(path), [s.to_dict() for s in states])
+    atomic_write_text(path, "".join(json.dumps(c) + "\n" for c in cells))
 
 
 def _stopped(run_dir: Path, states: list[CellState]) -> RunOutcome:
@@ -198,6 +203,7 @@ def run_grid(
     states: list[CellState] | None = None,
     executor: Executor | None = None,
     targets: list[str] | None = None,
+    events: RunEvents | None = None,
 ) -> RunOutcome:
     """Run the grid with ``executor`` (default: local, every cell in order in this process).
 
@@ -208,8 +214,9 @@ def run_grid(
     if executor is None:
         with LocalExecutor() as own:
             return run_grid(spec, run_dir, selectors=selectors, pools=pools, budgets=budgets, limits=limits,
-                            stages=stages, report=report, states=states, executor=own, targets=targets)
+                            stages=stages, report=report, states=states, executor=own, targets=targets, events=events)
     ex = executor
+    ev = events or RunEvents()
     local = isinstance(ex, LocalExecutor)
     states = states if states is not None else plan(spec, selectors, pools, budgets, targets)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -230,9 +237,15 @@ def run_grid(
             st.fail("select", res.reason or "failed")
         st.timings["select_s"] = res.seconds
         _write_states(run_dir, states)
+        ev.done("select", st.cell.label, res.ok, res.seconds, reused=bool(res.extra.get("reused")))
 
+    def select_start(k: int) -> None:
+        report(f"select {states[todo[k]].cell.label}", 0)
+        ev.start("select", states[todo[k]].cell.label)
+
+    ev.stage("select", len(todo))
     ex.map("select", select_cell, [SelectJob(spec, run_dir, states[i].cell, limits, token, env) for i in todo],
-           on_start=lambda k: report(f"select {states[todo[k]].cell.label}", 0), on_done=select_done)
+           on_start=select_start, on_done=select_done)
     if "train" not in stages:
         return _stopped(run_dir, states)
 
@@ -248,9 +261,15 @@ def run_grid(
             st.fail("train", res.reason or "failed")
         st.timings["train_s"] = res.seconds
         _write_states(run_dir, states)
+        ev.done("train", st.cell.label, res.ok, res.seconds)
 
+    def train_start(k: int) -> None:
+        report(f"train {states[todo[k]].cell.label}", 0)
+        ev.start("train", states[todo[k]].cell.label)
+
+    ev.stage("train", len(todo))
     ex.map("train", train_cell, [TrainJob(spec, run_dir, states[i].cell, selections[i], token, env) for i in todo],
-           on_start=lambda k: report(f"train {states[todo[k]].cell.label}", 0), on_done=train_done)
+           on_start=train_start, on_done=train_done)
     if "evaluate" not in stages:
         return _stopped(run_dir, states)
 
@@ -263,11 +282,20 @@ def run_grid(
         models[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
         benchmarks[f"cell{i}"] = cell_benchmarks(spec, st.cell)
     report(f"evaluate {len(models)} model(s) on {', '.join(spec.grid_benchmarks)}", 0)
+    ev.stage("evaluate", len(models))
+    ev.start("evaluate", f"{len(models)} model(s) through one vLLM server on {', '.join(spec.grid_benchmarks)}")
+
+    def eval_note(msg: str) -> None:
+        report(msg, 0)
+        ev.note(msg)
+
     job = EvaluateJob(spec, run_dir, models, benchmarks, env)
     if local:  # in this process, with progress messages
-        res = evaluate_cells(job, progress=lambda msg: report(msg, 0))
+        res = evaluate_cells(job, progress=eval_note)
     else:
         res = ex.call("evaluate", evaluate_cells, job)
+    for name in models:
+        ev.done("evaluate", states[int(name[4:])].cell.label, res.ok, res.seconds / max(1, len(models)))
     if not res.ok:
         for i, st in enumerate(states):
             if f"cell{i}" in models:
@@ -296,6 +324,7 @@ def run_grid(
             benchmarks=benchmarks[name], target=st.cell.target,
         )
     _write_states(run_dir, states)
+    rows = merge_rows(read_rows(run_dir / "results.jsonl"), rows)  # earlier runs' cells stay
     atomic_write_text(run_dir / "results.jsonl", "".join(r.to_json_line() for r in rows))
     from selbench.submissions.provenance import current_provenance
 

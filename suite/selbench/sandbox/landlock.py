@@ -72,14 +72,23 @@ def _rights(abi: int) -> tuple[int, int]:
     return file_rights, dir_rights
 
 
+def existing_roots(hidden: list[str]) -> list[str]:
+    """The hidden folders that exist, resolved, without those inside another: what there is to hide."""
+    roots = sorted({os.path.realpath(h) for h in hidden if h and os.path.exists(h)})
+    return [r for r in roots if not _under(r, roots)]
+
+
 def granted_entries(hidden: list[str]) -> list[str]:
     """Every path beside the way to a hidden folder: what stays reachable.
 
     Hidden folders inside other hidden folders, and ones that do not exist, are dropped; an
-    ancestor that cannot be listed contributes nothing (it was unreachable already).
+    ancestor that cannot be listed contributes nothing (it was unreachable already). With
+    nothing left to hide this returns ``["/"]``: everything stays reachable (a ruleset that
+    grants nothing would deny the worker its own code).
     """
-    roots = sorted({os.path.realpath(h) for h in hidden if h and os.path.exists(h)})
-    roots = [r for r in roots if not _under(r, roots)]
+    roots = existing_roots(hidden)
+    if not roots:
+        return ["/"]
     levels: set[str] = set()
     for root in roots:
         levels.update(str(p) for p in Path(root).parents)

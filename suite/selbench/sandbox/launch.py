@@ -15,6 +15,8 @@ import sys
 
 from selbench.sandbox.policy import ENV_REPORT, SandboxPolicy, enabled
 
+NOTHING_TO_HIDE = "nothing to hide (no evaluation data on this machine)"
+
 
 def apply(policy: SandboxPolicy) -> dict[str, str]:
     """Confine this process as ``policy`` says; return what was applied, per boundary."""
@@ -35,10 +37,11 @@ def apply(policy: SandboxPolicy) -> dict[str, str]:
             report["network"] = "none (network namespace, loopback only)"
         except NetworkIsolationUnavailable as exc:
             report["network"] = f"host (could not isolate: {exc})"
-    if not policy.deny:
-        report["filesystem"] = "open (nothing to hide)"
+    from selbench.sandbox.landlock import LandlockUnavailable, existing_roots, restrict
+
+    if not existing_roots(list(policy.deny)):  # a missing folder is dropped: never deny everything
+        report["filesystem"] = NOTHING_TO_HIDE
     else:
-        from selbench.sandbox.landlock import LandlockUnavailable, restrict
 
         try:
             report["filesystem"] = f"evaluation data hidden (Landlock ABI {restrict(list(policy.deny))})"

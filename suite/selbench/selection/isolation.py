@@ -10,8 +10,8 @@ without root:
 
 - the worker's environment does not name the evaluation data (``SELBENCH_EVAL_DATA`` is removed);
 - it is started through :mod:`selbench.sandbox.launch`, which, before anything is imported,
-  hides the evaluation data roots (:func:`evaluation_roots`: ``SELBENCH_EVAL_DATA``,
-  ``<SELBENCH_DATA_DIR>/eval``, ``../shared/data/eval`` beside the repo, ``SELBENCH_DENY_READ``)
+  hides the evaluation data roots that exist (:func:`selbench.data_paths.evaluation_roots`:
+  ``SELBENCH_EVAL_DATA``, ``<SELBENCH_DATA_DIR>/eval``, ``SELBENCH_DENY_READ``)
   with Landlock, so the kernel refuses them to the plugin and to anything it spawns, and moves
   it into a network namespace with loopback only unless the selection may use the network
   (:attr:`Limits.network`: a remote API judge in the spec, or ``--selector-network``);
@@ -42,8 +42,11 @@ from typing import Any
 
 import psutil
 
+from selbench.atomic import atomic_write_bytes
+from selbench.data_paths import evaluation_roots
 from selbench.errors import BudgetError, SelectorError
 from selbench.sandbox.policy import SandboxPolicy
+from selbench.selection.registry import absolute_selector
 
 _POLL_S = 0.2
 _LOG_TAIL = 8
@@ -116,18 +119,6 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def evaluation_roots() -> list[str]:
-    """Folders holding evaluation data, which a selector must never read."""
-    roots: list[Path] = []
-    if os.environ.get("SELBENCH_EVAL_DATA"):
-        roots.append(Path(os.environ["SELBENCH_EVAL_DATA"]).expanduser())
-    if os.environ.get("SELBENCH_DATA_DIR"):
-        roots.append(Path(os.environ["SELBENCH_DATA_DIR"]).expanduser() / "eval")
-    roots.append(Path(__file__).resolve().parents[3].parent / "shared" / "data" / "eval")
-    roots += [Path(p).expanduser() for p in os.environ.get("SELBENCH_DENY_READ", "").split(os.pathsep) if p]
-    return list(dict.fromkeys(str(r.resolve()) for r in roots))
-
-
 def _deny_list(*keep: str | None) -> list[str]:
     """The evaluation roots, minus any that would hide what the worker must read (its pool cache,
     its scratch folder), e.g. when SELBENCH_EVAL_DATA is set to a folder above the cache."""
@@ -148,16 +139,36 @@ def worker_env(network: bool = False) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run the worker on ``request``; return its result and what the parent measured."""
+_KEPT_LOG_BYTES = 256 * 1024
+
+
+def keep_log(log: Path, keep_as: Path | None) -> Path:
+    """Copy the last 256 KiB of a failed worker's log to ``keep_as`` (the scratch folder holding
+    ``log`` is removed when the selection fails); return the path that exists afterwards."""
+    if keep_as is None or not log.is_file():
+        return log
+    keep_as.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _KEPT_LOG_BYTES))
+        tail = handle.read()
+    atomic_write_bytes(keep_as, tail)
+    return keep_as.resolve()
+
+
+def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits,
+                      keep_log_as: Path | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run the worker on ``request``; return its result and what the parent measured.
+
+    On failure the worker's log is kept at ``keep_log_as`` (when given) and the error points there."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    request = {**request, "result_path": str(workdir / "result.json")}
+    label = request["selector"]  # as the user typed it, for messages
+    request = {**request, "selector": absolute_selector(request["selector"]), "result_path": str(workdir / "result.json")}
     request.setdefault("deny_read", _deny_list(request.get("pool_cache_dir"), str(workdir)))
     request_path = workdir / "request.json"
     request_path.write_text(json.dumps(request), "utf-8")
     log = workdir / "worker.log"
-    label = request["selector"]
     policy = SandboxPolicy(deny=tuple(request["deny_read"]),
                            network=limits.network or judge_is_remote(request.get("spec")))
     # the worker's temporary files: a folder that exists before the sandbox is made (Landlock
@@ -180,10 +191,11 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
                 elapsed = time.perf_counter() - start
                 if limits.memory_bytes is not None and peak > limits.memory_bytes:
                     _kill_group(proc)
-                    raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB (killed)")
+                    raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB "
+                                               f"(killed; log: {keep_log(log, keep_log_as)})")
                 if limits.timeout_s is not None and elapsed > limits.timeout_s:
                     _kill_group(proc)
-                    raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed)")
+                    raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed; log: {keep_log(log, keep_log_as)})")
                 time.sleep(_POLL_S)
     finally:
         shutil.rmtree(private_tmp, ignore_errors=True)
@@ -192,10 +204,11 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits) ->
     if not result_path.is_file():
         code = proc.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        raise SelectorError(label, f"worker {how} without a result; log: {_tail(log) or '(empty)'} ({log})")
+        raise SelectorError(label, f"worker {how} without a result; log: {_tail(log) or '(empty)'} "
+                                   f"({keep_log(log, keep_log_as)})")
     result = json.loads(result_path.read_text("utf-8"))
     if not result.get("ok"):
-        raise_failure(label, result, details=str(log))
+        raise_failure(label, result, details=str(keep_log(log, keep_log_as)))
     return result, measured
 
 
@@ -218,6 +231,7 @@ def describe_in_subprocess(selector: str, timeout_s: float = 120.0) -> dict[str,
     """A selector's metadata, read in a throwaway process (plugin code never runs here)."""
     try:
         deny = _deny_list()
+        selector = absolute_selector(selector)
         proc = subprocess.run(
             _sandboxed(SandboxPolicy(deny=tuple(deny)), "selbench.selection.worker",
                        "--describe", selector, "--deny-read", json.dumps(deny)),

@@ -119,6 +119,22 @@ def is_file_spec(spec: str) -> bool:
     return ".py" in spec or "/" in spec or spec.startswith(".")
 
 
+def absolute_selector(spec: str) -> str:
+    """``spec`` with a plugin file's path made absolute against the caller's working folder.
+
+    Users type relative paths (``./x.py:C``, ``x.py:C``, ``sub/x.py:C``, ``~/x.py:C``); the worker
+    runs in its own scratch folder, so a path must be resolved here, in the process the user
+    started, before it travels. Names of built-ins and installed plugins are returned as given.
+    """
+    if not is_file_spec(spec):
+        return spec
+    path_text, sep, attr = spec.rpartition(":")
+    if not path_text or not path_text.endswith(".py") and attr.endswith(".py"):  # "file.py" without ":Class"
+        path_text, sep, attr = spec, "", ""
+    absolute = str(Path(path_text).expanduser().absolute())
+    return f"{absolute}{sep}{attr}"
+
+
 def resolve_selector(spec: str) -> tuple[type[Selector], SelectorRef]:
     """The Selector class named by ``spec`` and a record of where it came from."""
     if is_file_spec(spec):

@@ -134,7 +134,8 @@ def run_selection(
         if isolate:
             if pool.cache_dir is None:
                 raise ValueError("an isolated selection needs a pool loaded through load_pool (with a cache dir)")
-            result, measured = run_in_subprocess(request, scratch / "worker", limits)
+            keep_as = out / "logs" / f"{folder.parent.name}-{folder.name}.log"  # survives the failed scratch folder
+            result, measured = run_in_subprocess(request, scratch / "worker", limits, keep_log_as=keep_as)
         else:
             result, measured = execute(request, pool=pool), {}
             if not result["ok"]:

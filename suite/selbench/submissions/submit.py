@@ -20,7 +20,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from selbench.atomic import atomic_directory
+from selbench.errors import SelbenchError
 from selbench.results.schema import ResultRow
+from selbench.selection.identity import selector_identity
+from selbench.selection.registry import absolute_selector, is_file_spec
 from selbench.submissions.errors import SubmissionError
 from selbench.submissions.provenance import current_provenance
 from selbench.submissions.schema import Metadata
@@ -59,6 +62,21 @@ def _inside(run_dir: Path, rel: str) -> Path:
     return path
 
 
+def _is_selector(run_dir: Path, row: ResultRow, wanted: str) -> bool:
+    """Whether ``row`` comes from ``wanted``: a registry name, or a plugin file (any path form a
+    user types) matched by the sha256 its selection recorded; the file is hashed, never imported."""
+    if not is_file_spec(wanted):
+        return row.selector == wanted
+    try:
+        code_sha = selector_identity(absolute_selector(wanted))["code_sha256"]
+    except SelbenchError as exc:
+        raise SubmissionError("--selector", str(exc)) from None
+    if row.selection is None:
+        return False
+    selection = json.loads(_inside(run_dir, row.selection).read_text("utf-8"))
+    return (selection.get("selector") or {}).get("identity", {}).get("code_sha256") == code_sha
+
+
 def submit(run_dir: str | Path, *, name: str, authors: list[str], paper: str | None, code: str,
            out: str | Path = "submissions", description: str = "", plugin_install: str | None = None,
            overwrite: bool = False, only_selector: str | None = None) -> Submission:
@@ -71,7 +89,7 @@ def submit(run_dir: str | Path, *, name: str, authors: list[str], paper: str | N
         raise SubmissionError(str(run_dir), "run folder not found")
     rows = _read_rows(run_dir)
     if only_selector is not None:
-        rows = [r for r in rows if r.kind != "selector" or r.selector == only_selector]
+        rows = [r for r in rows if r.kind != "selector" or _is_selector(run_dir, r, only_selector)]
     selector_rows = [r for r in rows if r.kind == "selector"]
     if not selector_rows:
         raise SubmissionError(str(run_dir / "results.jsonl"), "no rows of kind 'selector' (only reference rows)")

@@ -86,7 +86,7 @@ def read_query_rows(qs: Any) -> tuple[list[QueryItem], dict[str, Any]]:
     path = resolve_local(qs.path)
     if not path.exists():
         raise QuerySetError(f"query set file not found: {path} (from path {qs.path!r}; relative paths are "
-                            "under SELBENCH_EVAL_DATA, default ../shared/data beside the repo)")
+                            "under SELBENCH_EVAL_DATA)")
     digest = _digest(path)
     if qs.sha256 is not None and qs.sha256 != digest:
         raise QuerySetError(f"query set {qs.path}: sha256 mismatch: spec says {qs.sha256}, the data has {digest}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selbench.data_paths import HOW_TO_PROVIDE, eval_data_root
 from selbench.errors import SelbenchError
 from selbench.hashing import sha256_json
 
@@ -99,14 +100,11 @@ def load_query_set_spec(qs: Any, name: str) -> QuerySet:
 
 
 def resolve_local(path: str) -> Path:
-    """A query-set path: absolute, or relative to the evaluation data root (SELBENCH_EVAL_DATA)."""
+    """A query-set path: absolute, or relative to the evaluation data root (:mod:`selbench.data_paths`)."""
     p = Path(path).expanduser()
     if p.is_absolute():
         return p
-    from selbench.evaluation.stage import data_root
-
-    root = data_root()
+    root = eval_data_root()
     if root is None:
-        raise QuerySetError(f"query set path {path!r} is relative but no evaluation data root is set "
-                            "(SELBENCH_EVAL_DATA, default ../shared/data beside the repo)")
+        raise QuerySetError(f"query set path {path!r} is relative but no evaluation data root is set: {HOW_TO_PROVIDE}")
     return root / p
