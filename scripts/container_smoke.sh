@@ -45,7 +45,7 @@ BASE_IMAGE=${SELBENCH_BASE_IMAGE:-localhost/debian-bookworm-py:base}
 IMAGE=${SELBENCH_IMAGE:-localhost/selbench:cpu}
 WORK=${SELBENCH_SMOKE_DIR:-$PWD/build/container-smoke}
 ROOTFS_DIR=${SELBENCH_ROOTFS_DIR:-/var/tmp/selbench-rootfs}
-CACHE_VOL=selbench-smoke-cache
+CACHE_VOL=${SELBENCH_SMOKE_VOLUME:-selbench-smoke-cache}
 T0=$(date +%s)
 
 say() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
