@@ -140,6 +140,9 @@ RUN if [ -n "${ALPACA_EVAL_DATASET_REVISION}${DF_GAMED_SHA256}" ]; then \
 COPY pyproject.toml README.md ./
 COPY suite suite
 COPY selectors selectors
+# the run page's templates and assets: suite/selbench/leaderboard/web links to leaderboard/
+COPY leaderboard/templates leaderboard/templates
+COPY leaderboard/assets leaderboard/assets
 # the suite itself, not editable; its dependencies are already there from ci.txt
 RUN pip install --no-cache-dir . \
     && python -c "from pathlib import Path; from selbench.evaluation.nltk_data import ensure_punkt_tab; ensure_punkt_tab(Path('/opt/nltk_data'))" \
@@ -166,6 +169,9 @@ RUN if [ -n "${ALPACA_EVAL_DATASET_REVISION}${DF_GAMED_SHA256}" ]; then \
 COPY pyproject.toml README.md ./
 COPY suite suite
 COPY selectors selectors
+# the run page's templates and assets: suite/selbench/leaderboard/web links to leaderboard/
+COPY leaderboard/templates leaderboard/templates
+COPY leaderboard/assets leaderboard/assets
 # the suite itself; its select/cluster extras (POT, Ray, submitit) are pinned in ci.txt above
 RUN pip install --no-cache-dir . \
     && python -c "from pathlib import Path; from selbench.evaluation.nltk_data import ensure_punkt_tab; ensure_punkt_tab(Path('/opt/nltk_data'))" \

@@ -148,7 +148,9 @@ if "--fail" not in args:
     args = json.loads((tmp_path / "fake-runtime.args").read_text())
     assert args[:2] == ["run", "--rm"]
     assert args[args.index("--network") + 1] == "none" and "--read-only" in args
-    assert f"{sub.resolve()}:/submission:ro" in args
+    mounted = next(a for a in args if a.endswith(":/submission:ro")).split(":")[0]
+    assert Path(mounted).name == sub.name  # a readable copy of it, gone afterwards
+    assert not Path(mounted).exists()
     assert not any("eval" in a for a in args)  # no evaluation data mounted
     tail = args[args.index("img:cpu"):]
     assert tail[1:5] == ["submissions", "verify", "/submission", "--no-container"]
@@ -169,3 +171,19 @@ def test_verify_container_without_a_runtime_is_one_error_line(tmp_path: Path) ->
     proc = run_cli("submissions", "verify", str(sub), "--container", "--no-record", "--out", str(tmp_path / "o"),
                    env={"SELBENCH_CONTAINER_RUNTIME": str(tmp_path / "no-such-runtime")}, timeout=120)
     assert_user_error(proc, "podman or docker")
+
+
+def test_what_the_package_links_to_is_copied_into_the_images() -> None:
+    """suite/selbench holds links into the repository (plugins -> selectors/, leaderboard/web ->
+    leaderboard/): `pip install .` in the image packages what they point at only if it was copied
+    (the run page's templates were missing from the first image built)."""
+    text = DOCKERFILE.read_text()
+    links = [p for p in (REPO / "suite" / "selbench").rglob("*") if p.is_symlink()]
+    assert links
+    for link in links:
+        target = link.resolve().relative_to(REPO).as_posix()
+        for target_stage in ("cpu", "gpu"):
+            stage = text.split(f"AS {target_stage}\n", 1)[1].split("\nFROM ", 1)[0]
+            copied = re.findall(r"^COPY (\S+) \S+$", stage, re.M)
+            assert any(target == c or target.startswith(c + "/") or c.startswith(target + "/") for c in copied), \
+                (link, target, target_stage)

@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +75,15 @@ def verify_in_container(submission: Path, *, out: Path, image: str = DEFAULT_IMA
     cache.mkdir(parents=True, exist_ok=True)
     record_file = out / RECORD_NAME
     record_file.unlink(missing_ok=True)
-    cmd = container_command(runtime, image, submission, out, cache=cache, max_selections=max_selections,
-                            timeout=timeout, memory_limit_gb=memory_limit_gb)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="selbench-verify-") as tmp:
+        # a readable copy: the image's user may not be the files' owner (atomic writes are 0600)
+        copy = Path(tmp) / submission.name
+        shutil.copytree(submission, copy, symlinks=False)
+        for path in [Path(tmp), copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        cmd = container_command(runtime, image, copy, out, cache=cache, max_selections=max_selections,
+                                timeout=timeout, memory_limit_gb=memory_limit_gb)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
     if not record_file.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise VerificationError(f"{submission.name}: the container run wrote no record "
