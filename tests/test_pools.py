@@ -187,3 +187,36 @@ def test_malformed_pool_via_cli(tmp_path: Path) -> None:
     assert_user_error(run_cli("select", "--pool", str(bad), "--budget", "1", "--selector", "random"), "pool 'bad': cannot read")
     assert_user_error(run_cli("select", "--pool", str(tmp_path / "nope.jsonl"), "--budget", "1", "--selector", "random"), "pool file not found")
     assert_user_error(run_cli("select", "--pool", "alpacca", "--budget", "1", "--selector", "random"), "did you mean 'alpaca'")
+
+
+def test_a_pool_that_is_not_utf8_is_one_error_line(tmp_path: Path) -> None:
+    bad = tmp_path / "latin.jsonl"
+    bad.write_bytes(b'{"instruction":"caf\xe9","input":"","output":"a"}\n{"instruction":"b","input":"","output":"c"}\n')
+    assert_user_error(run_cli("pool", "info", str(bad)), "not valid UTF-8", "save the file as UTF-8")
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.jsonl.gz"
+    line = b'{"instruction":"' + b"a" * 1000 + b'","input":"","output":"b"}\n'
+    with gzip.open(bomb, "wb") as handle:
+        for _ in range(20_000):  # ~20 MB uncompressed from ~60 KB
+            handle.write(line)
+    proc = run_cli("pool", "info", str(bomb), env={"SELBENCH_MAX_POOL_BYTES": str(5 * 2**20)})
+    assert_user_error(proc, "more than", "uncompressed", "SELBENCH_MAX_POOL_BYTES")
+    assert bomb.stat().st_size < 200_000
+
+
+def test_a_pool_cache_edited_after_it_was_written_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from selbench.pools import load_pool
+    from selbench.specs.models import PoolSpec
+
+    monkeypatch.setenv("SELBENCH_CACHE", str(tmp_path / "cache"))
+    spec = PoolSpec(name="p", path=str(write_jsonl(tmp_path / "p.jsonl", alpaca_rows(30))))
+    pool = load_pool(spec)
+    assert load_pool(spec).fingerprint == pool.fingerprint  # an untouched cache is reused
+    arrow = next((Path(pool.cache_dir) / "data").glob("*.arrow"))
+    data = bytearray(arrow.read_bytes())
+    data[-64] ^= 0xFF
+    arrow.write_bytes(bytes(data))
+    with pytest.raises(PoolError, match="modified after it was written"):
+        load_pool(spec)

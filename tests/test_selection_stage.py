@@ -73,17 +73,17 @@ def test_killed_selection_leaves_no_partial_artifact_and_resumes(tmp_path: Path)
     out = tmp_path / "runs"
     exe = Path(sys.executable).with_name("selbench")
     args = [str(exe), "select", "--pool", str(pool_file), "--budget", "5", "--selector", f"{BAD}:SlowThenFine", "--out", str(out)]
-    proc = subprocess.Popen(args, env={**os.environ, "SELBENCH_TEST_SLEEP": "60"}, start_new_session=True,
+    proc = subprocess.Popen(args, env={**os.environ, "SELBENCH_PLUGIN_TEST_SLEEP": "60"}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and not list(out.rglob("worker.log")):
+    while time.time() < deadline and not list(out.rglob("request.json")):
         time.sleep(0.2)
     time.sleep(1.0)  # the worker is now inside select()
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert list(out.rglob("worker.log")), "the run never started"
+    assert list(out.rglob("request.json")), "the run never started"
     assert not list(out.rglob("selection.json"))
-    done = run_cli(*args[1:], env={"SELBENCH_TEST_SLEEP": "0"})
+    done = run_cli(*args[1:], env={"SELBENCH_PLUGIN_TEST_SLEEP": "0"})
     assert done.returncode == 0, done.stderr
     finals = list(out.rglob("selection.json"))
     assert len(finals) == 1 and ".tmp-" not in str(finals[0])

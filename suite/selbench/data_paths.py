@@ -58,3 +58,17 @@ def evaluation_roots() -> list[str]:
         roots.append(Path(os.environ[ENV_DATA_DIR]).expanduser() / "eval")
     roots += [Path(p).expanduser() for p in os.environ.get(ENV_DENY_READ, "").split(os.pathsep) if p]
     return list(dict.fromkeys(str(r.resolve()) for r in roots if r.exists()))
+
+
+def generated_evaluation_paths(run_dir: str | Path | None = None) -> list[str]:
+    """What the suite itself writes that a selector must not read: the tiny world's known-answer
+    items and the AlpacaEval annotations in the cache, and a run folder's evaluation records and
+    per-item scores (its own and its siblings', e.g. ``runs/*/eval``). Only those that exist."""
+    from selbench.paths import cache_root
+
+    paths = [cache_root() / "tinyworld", cache_root() / "alpaca_eval"]
+    if run_dir is not None:
+        run = Path(run_dir)
+        for folder in {run, *([run.parent] if run.parent != run else [])}:
+            paths += [folder / "eval", folder / "items", *folder.glob("*/eval"), *folder.glob("*/items")]
+    return list(dict.fromkeys(str(p.resolve()) for p in paths if p.is_dir()))

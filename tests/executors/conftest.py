@@ -35,12 +35,12 @@ def pool(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture()
 def eval_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An evaluation data folder named by SELBENCH_EVAL_DATA; the test plugins read
-    ``EVAL_TARGET_FOR_TEST`` (its IFEval file), a path selbench never gives them."""
+    ``SELBENCH_PLUGIN_EVAL_TARGET`` (its IFEval file), a path selbench never gives them."""
     folder = tmp_path / "evaldata"
     (folder / "ifeval").mkdir(parents=True)
     (folder / "ifeval" / "input_data.jsonl").write_text('{"prompt": "the secret test prompt"}\n')
     monkeypatch.setenv("SELBENCH_EVAL_DATA", str(folder))
-    monkeypatch.setenv("EVAL_TARGET_FOR_TEST", str(folder / "ifeval" / "input_data.jsonl"))
+    monkeypatch.setenv("SELBENCH_PLUGIN_EVAL_TARGET", str(folder / "ifeval" / "input_data.jsonl"))
     return folder
 
 

@@ -9,21 +9,20 @@ from selbench.selection import Selector
 
 
 class SlowFirst(Selector):
-    """The first ``budget`` ids, after a pause (long enough to kill the driver meanwhile)."""
+    """The first ``budget`` ids, after a pause (long enough to kill the driver meanwhile); it marks
+    its start with a file in its scratch folder (the one place besides TMPDIR it may write)."""
 
     name = "slow_first"
 
     def select(self, pool, budget, ctx):
-        marker = os.environ.get("SLOW_PLUGIN_PIDS")
-        if marker:
-            with open(marker, "a") as handle:
-                handle.write(f"{os.getpid()}\n")
-        time.sleep(float(os.environ.get("SLOW_PLUGIN_S", "4")))
+        ctx.scratch_dir.mkdir(parents=True, exist_ok=True)
+        (ctx.scratch_dir / "started").write_text("x")
+        time.sleep(float(os.environ.get("SELBENCH_PLUGIN_SLOW_S", "4")))
         return list(pool.data["id"])[:budget]
 
 
 def _target() -> str:
-    return os.environ.get("EVAL_TARGET_FOR_TEST") or (Path(__file__).parents[3] / "shared" / "data" / "eval").as_posix()
+    return os.environ["SELBENCH_PLUGIN_EVAL_TARGET"]
 
 
 class ReadsEval(Selector):
@@ -83,14 +82,14 @@ class ShellsOutToEval(Selector):
 
 
 class PhonesHome(Selector):
-    """Connects to ``PHONE_HOME_PORT`` on the host's loopback (a server the test runs)."""
+    """Connects to ``SELBENCH_PLUGIN_PHONE_HOME_PORT`` on the host's loopback (a server the test runs)."""
 
     name = "phones_home"
 
     def select(self, pool, budget, ctx):
         import socket
 
-        with socket.create_connection(("127.0.0.1", int(os.environ["PHONE_HOME_PORT"])), timeout=5) as sock:
+        with socket.create_connection(("127.0.0.1", int(os.environ["SELBENCH_PLUGIN_PHONE_HOME_PORT"])), timeout=5) as sock:
             sock.sendall(b"leak")
         return list(pool.data["id"])[:budget]
 

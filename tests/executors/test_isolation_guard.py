@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from selbench.errors import SelectorError
@@ -92,21 +93,22 @@ def _alive(pid: int) -> bool:
 def test_a_killed_driver_leaves_no_corrupt_artifact_and_a_rerun_resumes(tmp_path: Path) -> None:
     pool = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(30))
     out = tmp_path / "run"
-    pids = tmp_path / "pids"
-    env = {**os.environ, "SLOW_PLUGIN_S": "3", "SLOW_PLUGIN_PIDS": str(pids)}
+    env = {**os.environ, "SELBENCH_PLUGIN_SLOW_S": "3"}
     args = [sys.executable, "-c", _DRIVER, str(pool), f"{PLUGINS}:SlowFirst", str(out)]
     driver = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     # wait until the second cell's selector is running (the first cell is then finished), then kill -9
     deadline = time.time() + 90
-    while time.time() < deadline and (not pids.is_file() or len(pids.read_text().split()) < 2):
+    while time.time() < deadline and len(list(out.glob("selections/**/scratch/started"))) < 2:
         assert driver.poll() is None, driver.stdout.read().decode()
         time.sleep(0.1)
-    assert pids.is_file() and len(pids.read_text().split()) >= 2, "the driver never reached the second cell"
+    assert len(list(out.glob("selections/**/scratch/started"))) >= 2, "the driver never reached the second cell"
+    workers = [p.pid for p in psutil.process_iter(["cmdline"])
+               if "selbench.selection.worker" in " ".join(p.info["cmdline"] or []) and str(out) in " ".join(p.info["cmdline"] or [])]
+    assert workers, "no selector worker found"
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    worker = int(pids.read_text().split()[-1])
     time.sleep(1.0)
-    assert not _alive(worker), "the selector worker outlived its killed driver"
+    assert not any(_alive(w) for w in workers), "the selector worker outlived its killed driver"
     done = list(out.glob("selections/**/selection.json"))
     assert len(done) == 1  # the first cell finished before the kill
     for folder in out.glob("selections/*/*/*"):
@@ -116,7 +118,7 @@ def test_a_killed_driver_leaves_no_corrupt_artifact_and_a_rerun_resumes(tmp_path
     for line in (out / "cells.jsonl").read_text().splitlines():
         json.loads(line)
     first = done[0].stat().st_mtime_ns
-    rerun = subprocess.run(args, env={**env, "SLOW_PLUGIN_S": "0"}, capture_output=True, text=True, timeout=180)
+    rerun = subprocess.run(args, env={**env, "SELBENCH_PLUGIN_SLOW_S": "0"}, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0 and "OK" in rerun.stdout, rerun.stdout + rerun.stderr
     assert done[0].stat().st_mtime_ns == first  # resumed: the finished cell was reused
     assert len(list(out.glob("selections/**/selection.json"))) == 2

@@ -86,7 +86,7 @@ def host_server(monkeypatch: pytest.MonkeyPatch):
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    monkeypatch.setenv("PHONE_HOME_PORT", str(server.getsockname()[1]))
+    monkeypatch.setenv("SELBENCH_PLUGIN_PHONE_HOME_PORT", str(server.getsockname()[1]))
     yield received
     server.close()
 

@@ -70,7 +70,7 @@ class MemoryHog(_Base):
 
 class SlowThenFine(_Base):
     def select(self, pool, budget, ctx):
-        time.sleep(float(os.environ.get("SELBENCH_TEST_SLEEP", "0")))
+        time.sleep(float(os.environ.get("SELBENCH_PLUGIN_TEST_SLEEP", "0")))
         return self.ids(pool)[:budget]
 
 

@@ -18,6 +18,7 @@ from selbench.errors import SelbenchError
 from selbench.executors import EXECUTORS, make_executor
 from selbench.pipeline.cell_state import STAGES
 from selbench.pipeline.run import plan, run_grid
+from selbench.safe_text import printable
 from selbench.selection.registry import absolute_selector
 from selbench.specs.loader import DEFAULT_SPEC, load_spec
 
@@ -38,9 +39,9 @@ def _cells_table(title: str, cells: list[dict[str, Any]], scores: dict[tuple, st
     for c in cells:
         status = {"failed": "[red]failed[/]", "done": "[green]done[/]"}.get(c["status"], c["status"])
         key = (c["pool"], c["budget"], c["selector"], c["seed"], c.get("target"))
-        detail = escape(c["reason"] or "") if c["status"] == "failed" else scores.get(key, "")
+        detail = escape(printable(c["reason"] or "")) if c["status"] == "failed" else scores.get(key, "")
         name = str(c["selector"]) + (f"@{c['target']}" if c.get("target") else "")
-        table.add_row(c["pool"], "full" if c["budget"] is None else str(c["budget"]), escape(name),
+        table.add_row(c["pool"], "full" if c["budget"] is None else str(c["budget"]), escape(printable(name)),
                       str(c["seed"]), status, c["stage"], detail)
     return table
 

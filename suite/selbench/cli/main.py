@@ -18,6 +18,7 @@ from selbench.cli import commands_leaderboard, commands_submit
 from selbench.cli import commands_evaluate, commands_quantiles
 from selbench.cli.console import err
 from selbench.errors import SelbenchError
+from selbench.safe_text import printable
 
 
 class _App(typer.Typer):
@@ -25,7 +26,7 @@ class _App(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except SelbenchError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}", highlight=False, soft_wrap=True)
             raise SystemExit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]: finished artifacts are kept; rerun to resume")

@@ -11,6 +11,7 @@ hashed before it existed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,11 +52,21 @@ def builder_key(builder: str, version: int, resolved: dict[str, Any], *, trained
     return sha256_json(identity)
 
 
+#: Set by the selection stage for its sandboxed workers: where a selector builds a model the shared
+#: cache lacks. Training and evaluation never read it, so a plugin cannot alter the models they use.
+ENV_SELECTOR_BUILDS = "SELBENCH_SELECTOR_MODEL_BUILDS"
+
+
 def cached_build(builder: str, key: str, build: Callable[[Path], None], cache: Path | None) -> Path:
     """The build's folder, running ``build(scratch)`` only if no finished build (its meta file) is there."""
     folder = (cache or cache_root()) / "models" / f"{builder}-{key[:16]}"
     if (folder / META_FILE).is_file():
         return folder
+    own = os.environ.get(ENV_SELECTOR_BUILDS)
+    if cache is None and own:  # a sandboxed selector: the shared model cache is read-only to it
+        folder = Path(own) / f"{builder}-{key[:16]}"
+        if (folder / META_FILE).is_file():
+            return folder
     from selbench.models.quiet import quiet_transformers
 
     with atomic_directory(folder) as scratch, quiet_transformers():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import datasets
 
 from selbench.atomic import atomic_directory, atomic_write_json
 from selbench.errors import PoolError
-from selbench.hashing import sha256_json
+from selbench.hashing import sha256_file, sha256_json
 from selbench.paths import cache_root
 from selbench.pools.field_mapping import canonical_row, resolve_mapping
 from selbench.pools.pool import DuplicateReport, Pool, pool_fingerprint
@@ -74,12 +75,29 @@ def _canonicalise(spec: PoolSpec, groups: list[tuple[str, list[dict[str, Any]]]]
     return rows, report, raw_count
 
 
+def data_digest(folder: Path) -> str:
+    """sha256 over the cached Arrow files (names and bytes), in name order."""
+    return sha256_json([(p.name, sha256_file(p)) for p in sorted(folder.iterdir()) if p.is_file()])
+
+
+def verify_cached_pool(name: str, folder: Path, meta: dict[str, Any]) -> None:
+    """A cache hit is checked, not trusted: its Arrow files must hash to what was recorded when
+    they were written, so a cache edited afterwards (by hand, or by a process that should not
+    have written there) is refused instead of silently trained on."""
+    if data_digest(folder / _DATA) != meta.get("data_sha256"):
+        raise PoolError(f"pool '{name}': the cache at {folder} was modified after it was written (its files no "
+                        "longer match their recorded sha256); delete that folder to rebuild it")
+
+
 def load_pool(spec: PoolSpec, *, cache: Path | None = None) -> Pool:
     """The canonical pool for ``spec``, from the Arrow cache when its source is unchanged."""
     source = resolve_source(spec)
     key = _cache_key(spec, source.key)
     folder = (cache or cache_root()) / "pools" / f"{spec.name}-{key[:16]}"
-    if not (folder / _META).is_file():
+    if (folder / _META).is_file() and "data_sha256" not in json.loads((folder / _META).read_text("utf-8")):
+        shutil.rmtree(folder, ignore_errors=True)  # written before caches were hashed: rebuild once
+    fresh = not (folder / _META).is_file()
+    if fresh:
         try:
             groups = source.load()
         except TypeError as exc:  # a generator called with bad arguments
@@ -98,9 +116,12 @@ def load_pool(spec: PoolSpec, *, cache: Path | None = None) -> Pool:
         }
         with atomic_directory(folder) as scratch, quiet_datasets():
             data.save_to_disk(str(scratch / _DATA))
+            meta["data_sha256"] = data_digest(scratch / _DATA)
             atomic_write_json(scratch / _META, meta)
     meta = json.loads((folder / _META).read_text("utf-8"))
     data = datasets.load_from_disk(str(folder / _DATA))
+    if not fresh:
+        verify_cached_pool(spec.name, folder, meta)
     dup = meta["duplicates"]
     return Pool(
         name=spec.name,

@@ -133,8 +133,45 @@ def _is_empty(path: Path) -> bool:
     return head in (b"", b"[]")
 
 
+#: Uncompressed bytes a local pool may hold (a 510 KB gzip can expand to gigabytes); override with
+#: SELBENCH_MAX_POOL_BYTES.
+DEFAULT_MAX_POOL_BYTES = 2 * 2**30
+
+
+def max_pool_bytes() -> int:
+    raw = os.environ.get("SELBENCH_MAX_POOL_BYTES")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_POOL_BYTES
+    except ValueError:
+        raise PoolError(f"SELBENCH_MAX_POOL_BYTES must be a whole number of bytes, got {raw!r}") from None
+
+
+def check_uncompressed_size(files: list[Path], pool_name: str) -> int:
+    """The pool's uncompressed size, counted by streaming (never held in memory); refuses a pool
+    above :func:`max_pool_bytes` before anything is parsed."""
+    limit, total = max_pool_bytes(), 0
+    for path in files:
+        opener = _OPENERS.get(path.suffix.lower())
+        if opener is None:
+            total += path.stat().st_size
+        else:
+            try:
+                with opener(path, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        total += len(chunk)
+                        if total > limit:
+                            break
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise PoolError(f"pool '{pool_name}': cannot decompress {path.name}: {exc}") from None
+        if total > limit:
+            raise PoolError(f"pool '{pool_name}': more than {limit / 2**30:.1f} GiB uncompressed (at {path.name}); "
+                            "raise SELBENCH_MAX_POOL_BYTES if this pool is meant to be that large")
+    return total
+
+
 def _load_files(files: list[Path], pool_name: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """Rows per file; with several files each file's name becomes the rows' default source."""
+    check_uncompressed_size(files, pool_name)
     formats = {_file_format(p) for p in files}
     if len(formats) != 1:
         raise PoolError(f"pool '{pool_name}': mixed file formats {sorted(formats)}; use one format per pool")
@@ -148,10 +185,13 @@ def _load_files(files: list[Path], pool_name: str) -> list[tuple[str, list[dict[
             loaded = datasets.load_dataset(
                 formats.pop(), data_files=splits, cache_dir=str(cache_root() / "hf-datasets")
             )
+        label = len(files) > 1
+        return [(name if label else pool_name, loaded[name].to_list()) for name in splits]
+    except UnicodeDecodeError as exc:
+        raise PoolError(f"pool '{pool_name}': not valid UTF-8 ({exc.reason} at byte {exc.start}); "
+                        "save the file as UTF-8") from None
     except Exception as exc:  # datasets raises many types for unreadable files
         raise PoolError(f"pool '{pool_name}': cannot read {_first_line(exc)}") from None
-    label = len(files) > 1
-    return [(name if label else pool_name, loaded[name].to_list()) for name in splits]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -45,6 +45,9 @@ class _PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
+NOTHING_TO_HIDE = "nothing to hide (no evaluation data on this machine)"
+
+
 class LandlockUnavailable(RuntimeError):
     """The kernel cannot apply the rules (too old, Landlock disabled, not Linux)."""
 
@@ -111,30 +114,64 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def restrict(hidden: list[str]) -> int:
-    """Hide ``hidden`` from this thread and every process started after; return the ABI used.
+_READ_RIGHTS = (1 << 0) | (1 << 2) | (1 << 3)  # EXECUTE, READ_FILE, READ_DIR
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1  # ABI 6
 
-    Call it while the process has one thread (a ruleset binds the calling thread and what it
-    creates later). Raises :class:`LandlockUnavailable` when the kernel cannot do it.
+
+class _RulesetAttrV6(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+def ruleset_rules(hidden: list[str], writable: list[str] | None, abi: int) -> list[tuple[str, int]]:
+    """The ruleset's ``(path, rights)`` rules: the one place that builds them.
+
+    Reads (and execution) are granted on every entry beside the way to a hidden folder (on ``/``
+    when nothing exists to hide). With ``writable`` given, every write right (create, remove,
+    rename, truncate, device ioctl) is granted only beneath those paths and ``/dev`` (``/dev/null``,
+    ``/dev/shm``); without it, writes follow reads (nothing but the hidden folders is refused).
+    """
+    file_rights, dir_rights = _rights(abi)
+    reads = granted_entries(hidden)
+    if writable is None:
+        return [(p, dir_rights if os.path.isdir(p) else file_rights) for p in reads]
+    rules = [(p, _READ_RIGHTS & (dir_rights if os.path.isdir(p) else file_rights)) for p in reads]
+    roots = existing_roots(hidden)
+    for path in dict.fromkeys(["/dev", *writable]):
+        if path and os.path.exists(path) and not _under(os.path.realpath(path), roots):
+            rules.append((path, dir_rights if os.path.isdir(path) else file_rights))
+    return rules
+
+
+def restrict(hidden: list[str], writable: list[str] | None = None) -> dict[str, str]:
+    """Confine this thread and every process started after it; return what was applied.
+
+    ``hidden`` folders can be neither read nor listed nor written; with ``writable`` given,
+    nothing outside those paths (and ``/dev``) can be written. From ABI 6 the process can also
+    signal no process outside its own Landlock domain and reach no abstract Unix socket created
+    outside it. Call it while the process has one thread (a ruleset binds the calling thread and
+    what it creates later). Raises :class:`LandlockUnavailable` when the kernel cannot do it.
     """
     abi = abi_version()
     if abi < 1:
         raise LandlockUnavailable(f"the kernel offers no Landlock ({os.strerror(ctypes.get_errno()) or 'ABI 0'})")
     libc = _libc()
-    file_rights, dir_rights = _rights(abi)
-    attr = _RulesetAttr(handled_access_fs=dir_rights)
+    _, dir_rights = _rights(abi)
+    scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0
+    attr: ctypes.Structure = (_RulesetAttrV6(handled_access_fs=dir_rights, handled_access_net=0, scoped=scoped)
+                              if scoped else _RulesetAttr(handled_access_fs=dir_rights))
     ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
                            ctypes.c_uint32(0))
     if ruleset < 0:
         raise LandlockUnavailable(f"landlock_create_ruleset: {os.strerror(ctypes.get_errno())}")
     try:
-        for path in granted_entries(hidden):
+        for path, rights in ruleset_rules(hidden, writable, abi):
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue  # vanished, or a dangling link: nothing to grant
             try:
-                rule = _PathBeneathAttr(allowed_access=dir_rights if os.path.isdir(path) else file_rights, parent_fd=fd)
+                rule = _PathBeneathAttr(allowed_access=rights, parent_fd=fd)
                 if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0)) < 0:
                     raise LandlockUnavailable(f"landlock_add_rule({path}): {os.strerror(ctypes.get_errno())}")
             finally:
@@ -145,4 +182,9 @@ def restrict(hidden: list[str]) -> int:
             raise LandlockUnavailable(f"landlock_restrict_self: {os.strerror(ctypes.get_errno())}")
     finally:
         os.close(ruleset)
-    return abi
+    report = {"filesystem": (f"evaluation data hidden (Landlock ABI {abi})" if existing_roots(hidden)
+                             else NOTHING_TO_HIDE),
+              "writes": ("scratch folder and TMPDIR only" if writable is not None else "not confined"),
+              "signals": "own sandbox only (Landlock scope)" if scoped else "not scoped (Landlock ABI < 6)",
+              "abstract_unix_sockets": "own sandbox only (Landlock scope)" if scoped else "not scoped (Landlock ABI < 6)"}
+    return report

@@ -6,25 +6,33 @@ import json
 import os
 from dataclasses import dataclass
 
-ENV_REPORT = "SELBENCH_SANDBOX_REPORT"  # set by the launcher for the worker: what was applied
+ENV_REPORT = "SELBENCH_SANDBOX_REPORT"  # set by the launcher for the worker: what was applied (informative only)
 ENV_SWITCH = "SELBENCH_SANDBOX"  # "off" disables the kernel confinement (debugging only)
 
 
 @dataclass(frozen=True)
 class SandboxPolicy:
     """``deny``: folders the worker must never open (evaluation data), already resolved;
-    ``network``: whether the worker keeps the host's network."""
+    ``network``: whether the worker keeps the host's network; ``writable``: the only paths it
+    may write (``None``: writes are not confined); ``report_fd``: a pipe the launcher writes
+    what it applied to and closes before any plugin code runs (the driver's record)."""
 
     deny: tuple[str, ...] = ()
     network: bool = False
+    writable: tuple[str, ...] | None = None
+    report_fd: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"deny": list(self.deny), "network": self.network})
+        return json.dumps({"deny": list(self.deny), "network": self.network,
+                           "writable": None if self.writable is None else list(self.writable),
+                           "report_fd": self.report_fd})
 
     @classmethod
     def from_json(cls, text: str) -> "SandboxPolicy":
         raw = json.loads(text)
-        return cls(deny=tuple(raw.get("deny", ())), network=bool(raw.get("network", False)))
+        writable = raw.get("writable")
+        return cls(deny=tuple(raw.get("deny", ())), network=bool(raw.get("network", False)),
+                   writable=None if writable is None else tuple(writable), report_fd=raw.get("report_fd"))
 
 
 def enabled() -> bool:

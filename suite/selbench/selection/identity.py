@@ -48,3 +48,24 @@ def selector_label(spec: str) -> str:
     else:
         label = spec.replace(":", ".")
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in label)
+
+
+#: Names a plugin cannot take: the reference rows' and the built-ins' (a file plugin that calls
+#: itself "random" would otherwise be filed, ranked and compared as random).
+RESERVED_NAMES = frozenset({"random", "full", "zero-shot", "zero_shot", *BUILTIN})
+
+
+def check_declared_name(spec: str, metadata: dict[str, Any], worker_ref: dict[str, Any]) -> None:
+    """Refuse a plugin (file, module or entry point) whose declared name is a built-in's."""
+    name = str(metadata.get("name", ""))
+    if spec not in BUILTIN and name in RESERVED_NAMES:
+        raise SelectorError(spec, f"declares the name {name!r}, which belongs to a built-in or reference row; "
+                                  "choose another `name`")
+
+
+def parent_ref(spec: str) -> dict[str, Any]:
+    """Where the selector's code lives, as this process sees it (the worker's own claim is ignored)."""
+    identity = selector_identity(spec)
+    kind = identity["kind"]
+    target = identity.get("target") or f"{spec.rpartition(':')[0] or spec}:{identity.get('attr', '')}"
+    return {"spec": spec, "kind": kind, "target": target, "code_sha256": identity.get("code_sha256")}

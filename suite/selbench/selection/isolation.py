@@ -43,13 +43,17 @@ from typing import Any
 import psutil
 
 from selbench.atomic import atomic_write_bytes
-from selbench.data_paths import evaluation_roots
+from selbench.data_paths import evaluation_roots, generated_evaluation_paths
 from selbench.errors import BudgetError, SelectorError
+from selbench.models.builder_kit import ENV_SELECTOR_BUILDS
+from selbench.paths import cache_root
 from selbench.sandbox.policy import SandboxPolicy
+from selbench.safe_text import printable
+from selbench.selection.output_tail import OutputTail
 from selbench.selection.registry import absolute_selector
+from selbench.selection.worker_env import worker_env
 
 _POLL_S = 0.2
-_LOG_TAIL = 8
 
 
 @dataclass(frozen=True)
@@ -92,13 +96,6 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def _tail(log: Path) -> str:
-    if not log.is_file():
-        return ""
-    lines = [ln for ln in log.read_text("utf-8", errors="replace").splitlines() if ln.strip()]
-    return " | ".join(lines[-_LOG_TAIL:])
-
-
 _PR_SET_PDEATHSIG = 1
 
 
@@ -119,24 +116,13 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _deny_list(*keep: str | None) -> list[str]:
-    """The evaluation roots, minus any that would hide what the worker must read (its pool cache,
-    its scratch folder), e.g. when SELBENCH_EVAL_DATA is set to a folder above the cache."""
+def _deny_list(*keep: str | None, run_dir: str | None = None) -> list[str]:
+    """The evaluation roots and the evaluation files the suite wrote, minus any that would hide
+    what the worker must read (its pool cache, its scratch folder), e.g. when SELBENCH_EVAL_DATA
+    is set to a folder above the cache."""
     kept = [os.path.realpath(k) for k in keep if k]
-    return [r for r in evaluation_roots()
+    return [r for r in dict.fromkeys([*evaluation_roots(), *generated_evaluation_paths(run_dir)])
             if not any(k == r or k.startswith(r.rstrip(os.sep) + os.sep) for k in kept)]
-
-
-_SECRET = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.I)
-
-
-def worker_env(network: bool = False) -> dict[str, str]:
-    """The worker's environment: this one without the variables that name evaluation data and,
-    for a worker without network, without credentials (``*_API_KEY``, ``*_TOKEN``, ...): offline
-    they are of no use to it, and whatever a selector returns in ``info`` is published."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ")
-           and (network or not _SECRET.search(k))}
-    return {**env, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 _KEPT_LOG_BYTES = 256 * 1024
@@ -156,65 +142,134 @@ def keep_log(log: Path, keep_as: Path | None) -> Path:
     return keep_as.resolve()
 
 
-def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits,
-                      keep_log_as: Path | None = None) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run the worker on ``request``; return its result and what the parent measured.
+def writable_paths(request: dict[str, Any], workdir: Path, private_tmp: str, network: bool) -> list[str]:
+    """The only folders a worker may write: its scratch and work folders, its private TMPDIR, the
+    per-pool score cache (selectors share it; no later stage reads it), its own model builds
+    and, with the network, the hub cache (downloads). The pool cache, the shared model cache,
+    ``runs/`` and every other cell stay read-only."""
+    scores = Path(request.get("cache_dir") or cache_root() / "scores")
+    builds = cache_root() / "selector-models"
+    paths = [workdir, Path(request["scratch_dir"]) if request.get("scratch_dir") else None, Path(private_tmp),
+             scores, builds]
+    if network:
+        paths.append(Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"))
+    out = []
+    for p in paths:
+        if p is None:
+            continue
+        p.mkdir(parents=True, exist_ok=True)
+        out.append(str(p.resolve()))
+    return out
 
-    On failure the worker's log is kept at ``keep_log_as`` (when given) and the error points there."""
+
+def _read_report(fd: int) -> dict[str, str]:
+    """What the launcher applied, from its channel (closed before plugin code ran)."""
+    with os.fdopen(fd, "r", encoding="utf-8") as channel:
+        raw = channel.read(65536)
+    try:
+        report = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        report = {}
+    return report if isinstance(report, dict) else {}
+
+
+def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits,
+                      keep_log_as: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the worker on ``request``; return its result and what the parent measured and applied
+    (``measured["isolation"]``: the launcher's report, never the worker's word).
+
+    On failure the worker's log (its last 256 KiB) is kept at ``keep_log_as`` (when given) and the
+    error points there."""
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     label = request["selector"]  # as the user typed it, for messages
     request = {**request, "selector": absolute_selector(request["selector"]), "result_path": str(workdir / "result.json")}
-    request.setdefault("deny_read", _deny_list(request.get("pool_cache_dir"), str(workdir)))
+    request.setdefault("deny_read", _deny_list(request.get("pool_cache_dir"), str(workdir), run_dir=request.get("run_dir")))
     request_path = workdir / "request.json"
     request_path.write_text(json.dumps(request), "utf-8")
     log = workdir / "worker.log"
-    policy = SandboxPolicy(deny=tuple(request["deny_read"]),
-                           network=limits.network or judge_is_remote(request.get("spec")))
+    network = limits.network or judge_is_remote(request.get("spec"))
     # the worker's temporary files: a folder that exists before the sandbox is made (Landlock
     # makes new entries in the hidden folders' parents unreachable, /tmp among them in tests)
     private_tmp = tempfile.mkdtemp(prefix="selbench-worker-")
-    env = {**worker_env(policy.network), "TMPDIR": private_tmp}
+    report_read, report_write = os.pipe()
+    policy = SandboxPolicy(deny=tuple(request["deny_read"]), network=network,
+                           writable=tuple(writable_paths(request, workdir, private_tmp, network)), report_fd=report_write)
+    env = {**worker_env(network, private_tmp), ENV_SELECTOR_BUILDS: str(cache_root() / "selector-models")}
     start = time.perf_counter()
     cpu_before = _children_cpu()
     peak = 0
+    output: OutputTail | None = None
     try:
-        with open(log, "wb") as log_handle:
-            proc = subprocess.Popen(
-                _sandboxed(policy, "selbench.selection.worker", str(request_path)),
-                stdout=log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                env=env, cwd=workdir, preexec_fn=_die_with_parent if _PRCTL is not None else None,
-            )
-            watched = psutil.Process(proc.pid)
-            while proc.poll() is None:
-                peak = max(peak, _tree_rss(watched))
-                elapsed = time.perf_counter() - start
-                if limits.memory_bytes is not None and peak > limits.memory_bytes:
-                    _kill_group(proc)
-                    raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB "
-                                               f"(killed; log: {keep_log(log, keep_log_as)})")
-                if limits.timeout_s is not None and elapsed > limits.timeout_s:
-                    _kill_group(proc)
-                    raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed; log: {keep_log(log, keep_log_as)})")
-                time.sleep(_POLL_S)
+        proc = subprocess.Popen(
+            _sandboxed(policy, "selbench.selection.worker", str(request_path)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=env, cwd=workdir, pass_fds=(report_write,),
+            preexec_fn=_die_with_parent if _PRCTL is not None else None,
+        )
+        os.close(report_write)
+        assert proc.stdout is not None
+        output = OutputTail(proc.stdout)
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(watched))
+            elapsed = time.perf_counter() - start
+            if limits.memory_bytes is not None and peak > limits.memory_bytes:
+                _kill_group(proc)
+                raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB "
+                                           f"(killed; log: {_keep(output, log, keep_log_as)})")
+            if limits.timeout_s is not None and elapsed > limits.timeout_s:
+                _kill_group(proc)
+                raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed; log: {_keep(output, log, keep_log_as)})")
+            time.sleep(_POLL_S)
+        _kill_group(proc)  # whatever it left in its process group (the PID namespace took the rest)
+        output.join()
+        output.write(log)
+        isolation = _read_report(report_read)
     finally:
+        for fd in (report_read,):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         shutil.rmtree(private_tmp, ignore_errors=True)
-    measured = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu_before, "peak_rss_bytes": float(peak)}
+    measured: dict[str, Any] = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu_before,
+                                "peak_rss_bytes": float(peak), "isolation": isolation}
     result_path = Path(request["result_path"])
-    if not result_path.is_file():
+    result = _read_result(result_path)
+    if result is None:
         code = proc.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        raise SelectorError(label, f"worker {how} without a result; log: {_tail(log) or '(empty)'} "
+        raise SelectorError(label, f"worker {how} without a result; log: {output.last_lines() or '(empty)'} "
                                    f"({keep_log(log, keep_log_as)})")
-    result = json.loads(result_path.read_text("utf-8"))
     if not result.get("ok"):
         raise_failure(label, result, details=str(keep_log(log, keep_log_as)))
     return result, measured
 
 
+_RESULT_BYTES = 512 * 2**20
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    """The worker's result.json, or ``None`` when missing, oversized or not a JSON object."""
+    if not path.is_file() or path.stat().st_size > _RESULT_BYTES:
+        return None
+    try:
+        result = json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _keep(output: OutputTail, log: Path, keep_as: Path | None) -> Path:
+    output.join(timeout=1.0)
+    output.write(log)
+    return keep_log(log, keep_as)
+
+
 def raise_failure(label: str, result: dict[str, Any], details: str | None = None) -> None:
     """Re-raise a worker's failure in the caller: a bad budget stays a BudgetError."""
-    problem = result.get("problem", "failed")
+    problem = printable(str(result.get("problem", "failed")))
     if result.get("error_kind") == "BudgetError":
         raise BudgetError(problem)
     raise SelectorError(label, f"{problem} (details: {details})" if details else problem)
@@ -228,22 +283,37 @@ def _children_cpu() -> float:
 
 
 def describe_in_subprocess(selector: str, timeout_s: float = 120.0) -> dict[str, Any]:
-    """A selector's metadata, read in a throwaway process (plugin code never runs here)."""
+    """A selector's metadata, read in a throwaway sandboxed process (plugin code never runs here);
+    its output is bounded like a selection's."""
+    label = selector
+    deny = _deny_list()
+    selector = absolute_selector(selector)
+    private_tmp = tempfile.mkdtemp(prefix="selbench-describe-")
     try:
-        deny = _deny_list()
-        selector = absolute_selector(selector)
-        proc = subprocess.run(
-            _sandboxed(SandboxPolicy(deny=tuple(deny)), "selbench.selection.worker",
-                       "--describe", selector, "--deny-read", json.dumps(deny)),
-            capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL, env=worker_env(),
-        )
-    except subprocess.TimeoutExpired:
-        raise SelectorError(selector, f"importing it took more than {timeout_s:g} s") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        policy = SandboxPolicy(deny=tuple(deny), writable=(private_tmp,))
+        proc = subprocess.Popen(
+            _sandboxed(policy, "selbench.selection.worker", "--describe", selector, "--deny-read", json.dumps(deny)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=worker_env(False, private_tmp), preexec_fn=_die_with_parent if _PRCTL is not None else None)
+        assert proc.stdout is not None
+        output = OutputTail(proc.stdout)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise SelectorError(label, f"importing it took more than {timeout_s:g} s") from None
+        _kill_group(proc)
+        output.join()
+    finally:
+        shutil.rmtree(private_tmp, ignore_errors=True)
+    text = output.text().decode("utf-8", errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.startswith('{"ok"')]
     if proc.returncode != 0 or not lines:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-_LOG_TAIL:])
-        raise SelectorError(selector, f"could not be loaded: {tail or 'no output'}")
-    result = json.loads(lines[-1])
-    if not result["ok"]:
-        raise SelectorError(selector, result["problem"])
+        raise SelectorError(label, f"could not be loaded: {output.last_lines() or 'no output'}")
+    try:
+        result = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        raise SelectorError(label, f"could not be loaded: {output.last_lines()}") from None
+    if not result.get("ok"):
+        raise SelectorError(label, printable(str(result.get("problem"))))
     return result["metadata"]

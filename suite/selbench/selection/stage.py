@@ -20,7 +20,7 @@ from selbench.errors import SelbenchError
 from selbench.cost.pricing import price
 from selbench.hashing import ids_sha256, sha256_json
 from selbench.pools.pool import Pool
-from selbench.selection.identity import selector_identity, selector_label
+from selbench.selection.identity import check_declared_name, parent_ref, selector_identity, selector_label
 from selbench.selection.isolation import Limits, raise_failure, run_in_subprocess
 from selbench.selection.validate import check_budget, validate_selection
 from selbench.selection.worker import execute
@@ -125,7 +125,7 @@ def run_selection(
         return SelectionArtifact(folder, load_selection(folder), reused=True)
     check_budget(budget, max(budget, 1), pool.name)  # positive integer; the size check needs the class
     request = {"selector": selector, "params": params, "budget": budget, "seed": seed,
-               "pool_cache_dir": pool.cache_dir, "scratch_dir": "",
+               "pool_cache_dir": pool.cache_dir, "scratch_dir": "", "run_dir": str(out.resolve()),
                "spec": spec.model_dump(mode="json") if spec is not None else None,
                "cache_dir": str(cache_dir) if cache_dir is not None else None,
                "query_set": query_set.to_json() if query_set is not None else None}
@@ -146,6 +146,9 @@ def run_selection(
         # never trust the worker: validate again against the pool this process loaded
         selection = validate_selection(selector, result["ids"], set(pool.data["id"]), expected)
         cost = CostRecord.from_dict(result["cost"])
+        if isolate:  # the worker's word on who it is and how it was confined is not taken
+            check_declared_name(selector, result["metadata"], result["ref"])
+            result["ref"] = parent_ref(selector)
         if measured:  # the parent's view includes start-up and imports the worker cannot see
             cost.per_budget = cost.per_budget.merge(Usage(
                 wall_s=max(0.0, measured["wall_s"] - cost.total.wall_s),
@@ -170,7 +173,8 @@ def run_selection(
             "scores": result["scores"],
             "info": result["info"],
             "cost": cost.to_dict(),
-            "isolation": result.get("isolation"),
+            "isolation": measured.get("isolation") if isolate else {"network": "host (in-process, not isolated)",
+                                                                     "filesystem": "open (in-process, not isolated)"},
             "suite_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }

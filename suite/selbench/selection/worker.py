@@ -79,6 +79,7 @@ def denied_reads() -> list[str]:
 def open_cached_pool(cache_dir: str) -> Pool:
     import datasets
 
+    datasets.disable_caching()  # a plugin's .map() results go to its TMPDIR: the pool cache is read-only to it
     meta = json.loads((Path(cache_dir) / "pool.json").read_text("utf-8"))
     return Pool(
         name=meta["name"],

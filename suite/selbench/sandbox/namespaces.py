@@ -1,4 +1,4 @@
-"""Take this process off the network: a new user + network namespace with only loopback.
+"""New namespaces for the worker: user, network (loopback only), PID and mount.
 
 ``unshare(CLONE_NEWUSER | CLONE_NEWNET)`` needs no root where unprivileged user namespaces are
 allowed (most distributions; some switch them off or restrict them through AppArmor). The
@@ -21,12 +21,14 @@ import struct
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWPID = 0x20000000
+_CLONE_NEWNS = 0x00020000
 _SIOCGIFFLAGS, _SIOCSIFFLAGS = 0x8913, 0x8914
 _IFF_UP, _IFF_RUNNING = 0x1, 0x40
 
 
-class NetworkIsolationUnavailable(RuntimeError):
-    """The kernel refused a new user + network namespace."""
+class NamespacesUnavailable(RuntimeError):
+    """The kernel refused the new namespaces (unprivileged user namespaces off or restricted)."""
 
 
 def _write(path: str, text: str) -> None:
@@ -41,16 +43,25 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | _IFF_UP | _IFF_RUNNING))
 
 
-def leave_network() -> None:
-    """Move this process into a namespace with loopback only; raise if the kernel refuses."""
+def enter_namespaces(network: bool = False, pids: bool = True, mounts: bool = True) -> None:
+    """Move this process into a new user namespace and, unless ``network``, a network namespace
+    with loopback only; with ``pids``, its *next child* starts a new PID namespace (the caller
+    forks: that child is PID 1 there, sees and signals no process outside, and every process it
+    leaves behind is killed when it exits); with ``mounts``, a private mount namespace (to cover
+    the host's Unix sockets, :mod:`selbench.sandbox.unix_sockets`). Raises if the kernel refuses."""
     uid, gid = os.geteuid(), os.getegid()
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
-        raise NetworkIsolationUnavailable(f"unshare(user, net): {os.strerror(ctypes.get_errno())}")
+    flags = (_CLONE_NEWUSER | (0 if network else _CLONE_NEWNET) | (_CLONE_NEWPID if pids else 0)
+             | (_CLONE_NEWNS if mounts else 0))
+    if libc.unshare(flags) != 0:
+        what = ", ".join(n for n, f in (("user", _CLONE_NEWUSER), ("net", _CLONE_NEWNET), ("pid", _CLONE_NEWPID),
+                                                          ("mnt", _CLONE_NEWNS)) if flags & f)
+        raise NamespacesUnavailable(f"unshare({what}): {os.strerror(ctypes.get_errno())}")
     try:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
-        _loopback_up()
+        if not network:
+            _loopback_up()
     except OSError as exc:
-        raise NetworkIsolationUnavailable(f"setting up the namespace: {exc}") from None
+        raise NamespacesUnavailable(f"setting up the namespace: {exc}") from None
