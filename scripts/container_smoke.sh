@@ -230,7 +230,7 @@ trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
 PORT=$(cat "$PORT_FILE")
 HOSTILE=(-v "$PWD/tests/executors/plugins.py:/plugins/plugins.py:ro" -v "$WORK/hostile:/runs"
-         -e "PHONE_HOME_PORT=$PORT" -e "EVAL_TARGET_FOR_TEST=$EVAL_ON_HOST")
+         -e "SELBENCH_PLUGIN_PHONE_HOME_PORT=$PORT" -e "SELBENCH_PLUGIN_EVAL_TARGET=$EVAL_ON_HOST")
 sel=(run --spec tiny --stages select --selector-network --out /runs)
 # positive control: the same plugin on the host's network reaches the server
 "${RUN[@]}" --network host "${HOSTILE[@]}" "$IMAGE" "${sel[@]}" --selector /plugins/plugins.py:PhonesHome \
@@ -258,18 +258,18 @@ say "ok: shells_out_to_eval finds no evaluation data in the container ($EVAL_ON_
 
 # ------------------------------------------------------------------ kill, then resume
 say "a run killed inside the container, then resumed with the same volumes"
-RESUME=(-v "$PWD/tests/executors/plugins.py:/plugins/plugins.py:ro" -v "$WORK/resume:/runs"
-        -e SLOW_PLUGIN_PIDS=/runs/slow.pids)
+RESUME=(-v "$PWD/tests/executors/plugins.py:/plugins/plugins.py:ro" -v "$WORK/resume:/runs")
 podman rm -f selbench-smoke-kill >/dev/null 2>&1 || true
-"${RUN[@]}" -d --name selbench-smoke-kill --network none "${RESUME[@]}" -e SLOW_PLUGIN_S=600 "$IMAGE" \
+"${RUN[@]}" -d --name selbench-smoke-kill --network none "${RESUME[@]}" -e SELBENCH_PLUGIN_SLOW_S=600 "$IMAGE" \
     run --spec tiny --stages select --selector random --selector /plugins/plugins.py:SlowFirst --out /runs >/dev/null
-for _ in $(seq 600); do [ -s "$WORK/resume/slow.pids" ] && break; sleep 1; done
-[ -s "$WORK/resume/slow.pids" ] || { podman logs selbench-smoke-kill | tail -20; fail "slow_first never started"; }
+started() { find "$WORK/resume" -name started -path '*scratch*' 2>/dev/null | grep -q .; }  # slow_first's mark
+for _ in $(seq 600); do started && break; sleep 1; done
+started || { podman logs selbench-smoke-kill | tail -20; fail "slow_first never started"; }
 podman kill selbench-smoke-kill >/dev/null
 podman wait selbench-smoke-kill >/dev/null 2>&1 || true
 before=$(find "$WORK/resume/tiny" -name selection.json -exec sha256sum {} + | sort)
 n_before=$(printf '%s' "$before" | grep -c . || true)
-"${RUN[@]}" --network none "${RESUME[@]}" -e SLOW_PLUGIN_S=0 "$IMAGE" \
+"${RUN[@]}" --network none "${RESUME[@]}" -e SELBENCH_PLUGIN_SLOW_S=0 "$IMAGE" \
     run --spec tiny --stages select --selector random --selector /plugins/plugins.py:SlowFirst --out /runs \
     > "$WORK/resume/rerun.log" 2>&1 || { tail -20 "$WORK/resume/rerun.log"; fail "the resumed run"; }
 cells_check "$WORK/resume/tiny/cells.jsonl" select || fail "resumed run: cells not done"
