@@ -17,7 +17,7 @@ export VLLM_HOST_IP ?= 127.0.0.1
 export VLLM_NO_USAGE_STATS ?= 1
 export DO_NOT_TRACK ?= 1
 
-.PHONY: env run test bench clean
+.PHONY: env run test bench clean image image-gpu container-smoke
 
 $(STAMP): pyproject.toml requirements/ci.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,18 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# Container images with podman (no Docker daemon needed): set-up (Debian packages, a
+# debootstrapped base), build, and the checks of scripts/container_smoke.sh. docker users:
+#   docker build -t selbench:cpu --target cpu .
+image:
+	bash scripts/container_smoke.sh --build-only
+
+image-gpu:
+	bash scripts/container_smoke.sh --build-only --gpu
+
+container-smoke:
+	bash scripts/container_smoke.sh $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache

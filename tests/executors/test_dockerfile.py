@@ -24,13 +24,19 @@ def test_hadolint_passes() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_base_image_pinned_by_digest_and_user_is_not_root() -> None:
+def test_base_images_are_build_args_pinned_by_digest_and_user_is_not_root() -> None:
     text = DOCKERFILE.read_text()
-    assert re.search(r"^FROM nvidia/cuda:[\w.-]+@sha256:[0-9a-f]{64}$", text, re.M)
-    users = re.findall(r"^USER (\S+)", text, re.M)
-    assert users and users[-1] not in ("root", "0")
-    assert 'ENTRYPOINT ["selbench"]' in text
-    assert re.search(r'^VOLUME \[.*"/cache/hf".*"/runs".*\]', text, re.M)
+    head = text.split("\nFROM ", 1)[0]  # ARGs before the first FROM are the ones FROM can use
+    assert re.search(r"^ARG BASE=nvidia/cuda:[\w.-]+@sha256:[0-9a-f]{64}$", head, re.M)
+    assert re.search(r"^ARG CPU_BASE=python:3\.11[\w.-]*@sha256:[0-9a-f]{64}$", head, re.M)
+    assert re.search(r"^FROM \$\{BASE\} AS gpu-os$", text, re.M)
+    assert re.search(r"^FROM \$\{CPU_BASE\} AS cpu-os$", text, re.M)
+    for target in ("cpu", "gpu"):  # each target ends as the non-root user, with the entrypoint and volumes
+        stage = re.split(r"^FROM ", text.split(f"AS {target}\n", 1)[1], flags=re.M)[0]
+        users = re.findall(r"^USER (\S+)", stage, re.M)
+        assert users and users[-1] not in ("root", "0"), target
+        assert 'ENTRYPOINT ["selbench"]' in stage, target
+        assert re.search(r'^VOLUME \["/cache", "/runs"\]$', stage, re.M), target
 
 
 def _gpu_requirements(tmp_path: Path) -> list[str]:

@@ -73,17 +73,32 @@ def verify(
     selector_network: bool = NETWORK,
     retrain: int = typer.Option(0, "--retrain", min=0, help="Also re-train and re-evaluate this many sampled selector rows (a sample fixed by the submission's content) and compare their scores."),
     tolerance: float = typer.Option(RETRAIN_TOLERANCE, "--tolerance", min=0.0, help="Largest score difference a re-trained row may show, as a share of its scale (0.02 = 2 points on 0-100)."),
+    container: bool = typer.Option(False, "--container/--no-container", help="Re-run inside the cpu image (podman or docker) with --network none, the submission read-only, no evaluation data mounted."),
+    container_image: str = typer.Option("selbench:cpu", "--container-image", help="Image for --container (one built FROM selbench:cpu with the plugin's package installed)."),
+    record_json: Path | None = typer.Option(None, "--record-json", hidden=True, help="Also write the record here (used by --container)."),
 ) -> None:
     """Recompute every score from its per-item file, re-run the plugin's selections (isolated) and
     compare ids_sha256, and with --retrain N re-train and re-evaluate N cells: the only way to 'verified'."""
-    with err.status(f"re-running the selections of {escape(submission.name)}…"):
-        rec = do_verify(submission, out=out_dir, max_selections=max_selections, limits=limits(timeout, memory_limit_gb, selector_network),
-                        retrain=retrain, tolerance=tolerance)
-    out.print(f"scores: {rec['scores']}")
+    if container and retrain:
+        raise SelbenchError("--retrain re-trains on this machine, not in the container: run it without --container")
+    with err.status(f"re-running the selections of {escape(submission.name)}{' in ' + container_image if container else ''}…"):
+        if container:
+            from selbench.submissions.container import verify_in_container
+
+            rec = verify_in_container(submission, out=out_dir, image=container_image, max_selections=max_selections,
+                                      timeout=timeout, memory_limit_gb=memory_limit_gb)
+        else:
+            rec = do_verify(submission, out=out_dir, max_selections=max_selections,
+                            limits=limits(timeout, memory_limit_gb, selector_network), retrain=retrain, tolerance=tolerance)
+    if record_json is not None:
+        from selbench.atomic import atomic_write_json
+
+        atomic_write_json(record_json, rec)
+    out.print(f"scores: {rec.get('scores', 'recomputed on load')}")
     for c in rec["checks"]:
         mark = "[green]same[/]" if c["ok"] else "[red]DIFFERENT[/]"
         out.print(f"{escape(c['pool'])} budget {c['budget']} seed {c['seed']}: {mark} ids_sha256 {c['got'][:16]}")
-    for c in rec["retrained"]:
+    for c in rec.get("retrained", []):
         mark = "[green]within tolerance[/]" if c["ok"] else "[red]DIFFERENT[/]"
         out.print(f"re-trained {escape(c['pool'])} budget {c['budget']} seed {c['seed']} {escape(c['benchmark'])}: "
                   f"{mark} (submitted {c['submitted']:.4g}, re-trained {c['retrained']:.4g})")
