@@ -35,12 +35,15 @@ GUARDED_STAGES = ("evaluate",)
 
 #: environment variables forwarded to remote workers (paths of caches and data; never secrets)
 FORWARDED_ENV = ("SELBENCH_CACHE", "SELBENCH_HUB_MIRROR", "SELBENCH_DATA_DIR", "SELBENCH_EVAL_DATA",
+                 "SELBENCH_DENY_READ", "SELBENCH_MAX_POOL_BYTES", "SELBENCH_SANDBOX",
                  "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM",
                  "VLLM_CPU_KVCACHE_SPACE", "VLLM_NO_USAGE_STATS", "VLLM_HOST_IP", "NLTK_DATA")
+#: settings a user hands their plugin (``SELBENCH_PLUGIN_*``) travel with the cell too
+FORWARDED_PREFIX = "SELBENCH_PLUGIN_"
 
 
 def forwarded_env() -> dict[str, str]:
-    return {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    return {k: v for k, v in os.environ.items() if k in FORWARDED_ENV or k.startswith(FORWARDED_PREFIX)}
 
 
 def apply_env(env: dict[str, str]) -> None:
