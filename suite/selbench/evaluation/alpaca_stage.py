@@ -38,7 +38,7 @@ SELF_JUDGE_NOTE = ("the judge is the evaluated base model itself: a plumbing che
 def generate(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, limit: int | None) -> dict[str, Any]:
     """Phase 1: the model's outputs (``model_outputs.json``); the reference is kept for phase 2."""
     from selbench.evaluation.alpaca import generate_outputs, load_reference
-    from selbench.evaluation.stage import resolve_path
+    from selbench.evaluation.serving import resolve_path
 
     reference, hashes = load_reference(resolve_path(bench), bench.hub_id, bench.revision)
     if limit:
@@ -95,7 +95,7 @@ def judge_endpoint(spec: Spec, *, main: Any, main_tokenizer: Any, main_max_len: 
     if judge.model is None:
         raise EvalError("alpaca_eval: the spec's judge has neither a model nor an api_base")
     from selbench.evaluation.server import VllmServer
-    from selbench.evaluation.stage import _cuda, _max_len
+    from selbench.evaluation.serving import cuda_available as _cuda, served_max_len as _max_len
     from selbench.models.loader import load_tokenizer, resolve_base_model
 
     main.stop()  # the judge takes the evaluation server's place (memory)

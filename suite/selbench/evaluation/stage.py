@@ -10,17 +10,16 @@ and the evaluation cost. Items already scored are kept across a crash and reused
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from selbench.atomic import atomic_write_json, atomic_write_text
-from selbench.evaluation.errors import DataMissingError, EvalError, UnknownBenchmarkError
+from selbench.evaluation.errors import DataMissingError, UnknownBenchmarkError
 from selbench.evaluation.scoring import Records, Target
 from selbench.evaluation.server import VllmServer, adapter_rank
-from selbench.data_paths import eval_data_root, resolve_eval_path
+from selbench.evaluation.serving import cuda_available as _cuda, resolve_path, served_max_len as _max_len
 from selbench.evaluation.versions import versions
 from selbench.hashing import sha256_json
 from selbench.specs.models import BenchmarkSpec, Spec
@@ -29,19 +28,6 @@ from selbench.suggest import did_you_mean
 KINDS = ("ifeval", "alpaca_eval", "llmbar", "openllm", "query_loss", "known_answer", "lm_eval")
 ALIASES = {"alpaca-eval": "alpaca_eval", "alpacaeval": "alpaca_eval", "query-loss": "query_loss"}
 ADAPTER_NAME = "adapter"
-
-
-def resolve_path(bench: BenchmarkSpec) -> Path | None:
-    """A benchmark's local data (``None``: it comes from the hub); see :mod:`selbench.data_paths`.
-
-    A relative path with no evaluation data folder set falls back to the benchmark's pinned hub
-    dataset when it has one (``openllm``: lm-eval's stock tasks)."""
-    if bench.path is None:
-        return None
-    relative = not Path(os.path.expandvars(bench.path)).expanduser().is_absolute()
-    if relative and eval_data_root() is None and (bench.hub_id or bench.kind == "openllm"):
-        return None
-    return resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
 
 
 def resolve_benchmarks(spec: Spec, names: list[str]) -> list[BenchmarkSpec]:
@@ -251,21 +237,6 @@ def _finished(folder: Path, selected: list[BenchmarkSpec], limit: int | None,
             return None
         summaries[bench.name] = summary
     return EvalResult(folder, summaries)
-
-
-def _max_len(source: str, spec: Spec) -> int:
-    try:
-        config = json.loads((Path(source) / "config.json").read_text())
-        native = int(config.get("max_position_embeddings", 4096))
-    except (OSError, ValueError):
-        native = 4096
-    return min(native, 4096)
-
-
-def _cuda() -> bool:
-    from selbench.evaluation.server import _has_cuda
-
-    return _has_cuda()
 
 
 def _write_records(path: Path, rows: list[dict[str, Any]]) -> None:
