@@ -282,7 +282,9 @@ def test_seeded_file_plugin_submits_verifies_and_is_ranked(tmp_path: Path) -> No
     plugin.write_text(SEEDED_PLUGIN)
     run = make_tiny_run(tmp_path / "run", selector=f"{plugin}:EveryOther", budgets=(100,))
     subs = tmp_path / "submissions"
-    proc = run_cli("submit", str(run), "--name", "Every Other", "--authors", "Ada", "--code", "https://x.org", "--out", str(subs))
+    # the plugin named as a user types it, relative to their working folder (matched by its sha256)
+    proc = run_cli("submit", str(run), "--selector", "src/every_other.py:EveryOther", "--name", "Every Other",
+                   "--authors", "Ada", "--code", "https://x.org", "--out", str(subs), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     folder = subs / "every-other"
     meta = _meta(folder)

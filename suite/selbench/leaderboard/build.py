@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selbench.leaderboard.aggregate import N_BOOT, Leaderboard, aggregate
-from selbench.leaderboard.reference import REFERENCE_ROOT, load_reference, mismatch, with_reference
+from selbench.leaderboard.reference import load_reference, mismatch, with_reference
 from selbench.leaderboard.site import build_site
 from selbench.submissions.errors import SubmissionError
 from selbench.submissions.validate import Submission, discover, load_submission
@@ -60,9 +60,11 @@ def _against_reference(subs: list[Submission], reference: str | Path | None,
 
 def build(submissions: str | Path = "submissions", out: str | Path = "leaderboard/site", *,
           verified: str | Path = "leaderboard/verified.json", spec_id: str | None = None,
-          n_boot: int = N_BOOT, seed: int = 0, reference: str | Path | None = REFERENCE_ROOT) -> BuildResult:
+          n_boot: int = N_BOOT, seed: int = 0, reference: str | Path | None = None) -> BuildResult:
     """Validate every submission, rank it against the leaderboard's own reference rows
-    (``reference``: a folder of reference submissions, one per spec version), build the site."""
+    (``reference``: a folder of reference submissions, one per spec version, e.g.
+    :data:`~selbench.leaderboard.reference.REFERENCE_ROOT`, which ``selbench leaderboard build``
+    uses; ``None``: each submission's own rows), build the site."""
     subs, rejected = [], []
     folders = discover(submissions)
     workers = min(os.cpu_count() or 1, 8) if len(folders) >= 16 else 1
