@@ -32,7 +32,7 @@ def small_spec(folder: Path, data: Path) -> Path:
     for bench in base["benchmarks"]:  # a spec file's relative paths resolve against its folder
         if bench.get("path"):
             bench["path"] = str(data / bench["path"])
-    spec = {**base, "pools": [pool], "budgets": [64], "random_seeds": [0, 1, 2], "selectors": ["random", "longest"],
+    spec = {**base, "pools": [pool], "budgets": [64], "random_seeds": [0, 1, 2], "train_seeds": [0], "selectors": ["random", "longest"],
             "recipe": {**base["recipe"], "epochs": 2}}
     path = folder / "tiny-small.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
