@@ -21,4 +21,11 @@ touch -r "$venv/.selbench-installed" pyproject.toml requirements/ci.txt
 PYTHONPATH="$PWD/suite" make run VENV="$venv" ARGS="--out runs"
 test -s runs/tiny/results.jsonl && test -s runs/tiny/site/index.html
 if grep -q '"status": "failed"' runs/tiny/cells.jsonl; then echo "fresh clone: a cell failed"; exit 1; fi
+# the leaderboard's stored reference rows for tiny@v1 must be comparable with what a user's run makes
+PYTHONPATH="$PWD/suite" "$venv/bin/selbench" submit runs/tiny --selector longest --name "fresh clone" --authors CI \
+  --code https://github.com/selbench/selbench --out "$tmp/subs" > /dev/null
+PYTHONPATH="$PWD/suite" "$venv/bin/selbench" leaderboard build --submissions "$tmp/subs" --out "$tmp/site" \
+  --reference leaderboard/reference --verified "$tmp/none.json" 2>&1 | tee "$tmp/build.log"
+if grep -q "not comparable" "$tmp/build.log"; then echo "fresh clone: the stored reference rows do not match"; exit 1; fi
+grep -q "the leaderboard's own" "$tmp/site/leaderboard.json"
 echo "fresh clone quick start: ok in $((SECONDS - start)) s (cold caches, nothing beside the clone)"
