@@ -15,7 +15,7 @@ from selbench.specs.models import PoolSpec
 def _spec_file(tmp_path: Path) -> Path:
     pool = write_jsonl(tmp_path / "pool.jsonl", alpaca_rows(40))
     spec = load_spec("tiny").model_copy(update={"pools": (PoolSpec(name="p", path=str(pool)),), "budgets": (10,),
-                                                "random_seeds": (0, 1, 2), "selectors": ("longest",)})
+                                                "random_seeds": (0, 1, 2), "train_seeds": (0,), "selectors": ("longest",)})
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
     return path

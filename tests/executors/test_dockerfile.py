@@ -101,7 +101,7 @@ def test_the_image_pins_df_gamed_by_default_and_points_the_suite_at_it() -> None
     assert re.search(r"^ARG ALPACA_EVAL_DATASET_REVISION=[0-9a-f]{40}$", text, re.M)
     assert re.search(r"^ARG DF_GAMED_SHA256=[0-9a-f]{64}$", text, re.M)
     assert re.search(r"^ENV SELBENCH_ALPACA_EVAL_DF_GAMED=/opt/alpaca_eval/df_gamed\.csv$", text, re.M)
-    stage = (REPO / "suite" / "selbench" / "evaluation" / "stage.py").read_text()
+    stage = (REPO / "suite" / "selbench" / "evaluation" / "alpaca_stage.py").read_text()
     assert 'os.environ.get("SELBENCH_ALPACA_EVAL_DF_GAMED")' in stage
 
 

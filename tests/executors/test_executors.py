@@ -80,7 +80,7 @@ def test_a_cell_finished_elsewhere_is_not_recomputed(local_run, grid_spec, plann
     assert after == before  # reused, not rewritten
 
 
-def test_a_failing_cell_fails_alone_under_ray(grid_spec, tmp_path, ray_executor) -> None:
+def test_a_failing_cell_fails_alone_under_ray(grid_spec, tmp_path, ray_executor, eval_folder) -> None:
     from selbench.pipeline.run import plan
 
     states = [s for s in plan(grid_spec, [f"{PLUGINS}:ReadsEval"], None, [10]) if s.kind in ("selector", "full")]
