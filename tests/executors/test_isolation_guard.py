@@ -72,7 +72,7 @@ from selbench.specs.models import PoolSpec, Spec
 pool, plugin, out = sys.argv[1:4]
 spec = Spec.model_validate({**load_spec("tiny").model_dump(mode="json"),
                             "pools": [PoolSpec(name="k", path=pool).model_dump(mode="json")], "budgets": [5, 7],
-                            "selectors": [plugin]})
+                            "train_seeds": [0], "selectors": [plugin]})
 states = [s for s in plan(spec, None, None, None) if s.kind == "selector"]
 outcome = run_grid(spec, Path(out), states=states, stages=("select",))
 print("FAILED" if outcome.failed else "OK", [s.reason for s in outcome.failed])
