@@ -61,7 +61,7 @@ print("FAILED" if outcome.failed else "OK", [s.reason for s in outcome.failed], 
 def full_spec() -> Spec:
     base = load_spec("tiny").model_dump(mode="json")
     pool = {**base["pools"][0], "generator_args": {**base["pools"][0]["generator_args"], "entities": 8}}
-    return Spec.model_validate({**base, "pools": [pool], "budgets": [64], "random_seeds": [0, 1, 2],
+    return Spec.model_validate({**base, "pools": [pool], "budgets": [64], "random_seeds": [0, 1, 2], "train_seeds": [0],
                                 "selectors": ["random", "longest"], "recipe": {**base["recipe"], "epochs": 2}})
 
 

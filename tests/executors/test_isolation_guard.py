@@ -41,6 +41,8 @@ def test_without_evaluation_data_the_worker_reads_its_code_pool_and_tmpdir(
     """A machine with only the repository: nothing to hide must not mean "deny everything"."""
     for name in ("SELBENCH_EVAL_DATA", "SELBENCH_DATA_DIR", "SELBENCH_DENY_READ"):
         monkeypatch.delenv(name, raising=False)
+    # a cache of its own: the session's may hold evaluation files earlier tests wrote (hidden too)
+    monkeypatch.setenv("SELBENCH_CACHE", str(tmp_path / "fresh-cache"))
     if where == "missing folder":
         monkeypatch.setenv("SELBENCH_EVAL_DATA", str(tmp_path / "moved-away"))
     assert evaluation_roots() == []
