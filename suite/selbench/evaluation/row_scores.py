@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from selbench.evaluation.errors import EvalError
+from selbench.jsonl import read_json_objects
 
 
 class RowError(EvalError):
@@ -48,16 +49,7 @@ def _num(value: Any) -> float | None:
 
 
 def _records(bdir: Path) -> list[dict[str, Any]]:
-    path = bdir / "records.jsonl"
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a torn line of a killed run; the item was rescored on resume
-    return rows
+    return read_json_objects(bdir / "records.jsonl")  # a torn line of a killed run was rescored on resume
 
 
 NOT_METRICS = ("sample_len", "num_fewshot")  # lm-eval's bookkeeping in its metric dicts

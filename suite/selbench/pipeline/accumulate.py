@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from selbench.jsonl import read_json_objects
 from selbench.results.schema import ResultRow
 
 RowKey = tuple[Any, ...]
@@ -53,15 +54,7 @@ def cell_key(cell: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def read_cells(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    cells = []
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            cells.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return [c for c in cells if isinstance(c, dict)]
+    return read_json_objects(path)
 
 
 def merge_cells(earlier: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
