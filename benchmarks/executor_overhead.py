@@ -100,7 +100,17 @@ def _stable_rows(run_dir: Path) -> list[dict]:
 def measure_full(only: list[str], work: Path) -> dict:
     from selbench.executors import make_executor
     from selbench.models.loader import resolve_base_model
+    from selbench.pipeline.events import RunEvents
     from selbench.pipeline.run import plan, run_grid
+
+    class StageMarks(RunEvents):
+        """When each stage started (the driver announces a stage before its first cell)."""
+
+        def __init__(self) -> None:
+            self.at: dict[str, float] = {}
+
+        def stage(self, name: str, total: int) -> None:
+            self.at.setdefault(name, time.perf_counter())
 
     spec = full_spec()
     t0 = time.perf_counter()
@@ -117,18 +127,14 @@ def measure_full(only: list[str], work: Path) -> dict:
         result: dict = {"startup_s": round(startup, 2)}
         with ex:
             for phase in ("cold", "warm"):
-                marks: dict[str, float] = {}
-
-                def report(msg: str, _n: int, marks=marks) -> None:
-                    marks.setdefault(msg.split()[0], time.perf_counter())
-
+                marks = StageMarks()
                 states = plan(spec, None, None, None)
                 t0 = time.perf_counter()
-                outcome = run_grid(spec, run_dir, states=states, executor=ex, report=report)
+                outcome = run_grid(spec, run_dir, states=states, executor=ex, events=marks)
                 end = time.perf_counter()
                 assert not outcome.failed, [(s.cell.label, s.stage, s.reason) for s in outcome.failed]
-                walls = {"select": marks["train"] - t0, "train": marks["evaluate"] - marks["train"],
-                         "evaluate": end - marks["evaluate"]}
+                walls = {"select": marks.at["train"] - t0, "train": marks.at["evaluate"] - marks.at["train"],
+                         "evaluate": end - marks.at["evaluate"]}
                 # seconds measured inside the tasks (evaluation: one task, spread over its models)
                 inside = {stage: sum(s.timings.get(f"{stage}_s", 0.0) for s in outcome.states)
                           for stage in ("select", "train", "evaluate")}

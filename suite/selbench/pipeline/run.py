@@ -41,7 +41,6 @@ from selbench.specs.models import Spec
 REFERENCE_KINDS = {"random": "random", "full": "full"}
 ZERO_SHOT = "zero-shot"
 
-Report = Callable[[str, int], None]  # (message, cells advanced)
 
 
 @dataclass
@@ -202,7 +201,6 @@ def run_grid(
     budgets: list[int] | None = None,
     limits: Limits = Limits(),
     stages: tuple[str, ...] = ("select", "train", "evaluate"),
-    report: Report = lambda msg, n: None,
     states: list[CellState] | None = None,
     executor: Executor | None = None,
     targets: list[str] | None = None,
@@ -218,7 +216,7 @@ def run_grid(
     if executor is None:
         with LocalExecutor() as own:
             return run_grid(spec, run_dir, selectors=selectors, pools=pools, budgets=budgets, limits=limits,
-                            stages=stages, report=report, states=states, executor=own, targets=targets, events=events,
+                            stages=stages, states=states, executor=own, targets=targets, events=events,
                             limit=limit)
     ex = executor
     ev = events or RunEvents()
@@ -244,13 +242,9 @@ def run_grid(
         _write_states(run_dir, states)
         ev.done("select", st.cell.label, res.ok, res.seconds, reused=bool(res.extra.get("reused")))
 
-    def select_start(k: int) -> None:
-        report(f"select {states[todo[k]].cell.label}", 0)
-        ev.start("select", states[todo[k]].cell.label)
-
     ev.stage("select", len(todo))
     ex.map("select", select_cell, [SelectJob(spec, run_dir, states[i].cell, limits, token, env) for i in todo],
-           on_start=select_start, on_done=select_done)
+           on_start=lambda k: ev.start("select", states[todo[k]].cell.label), on_done=select_done)
     if "train" not in stages:
         return _stopped(run_dir, states)
 
@@ -268,13 +262,9 @@ def run_grid(
         _write_states(run_dir, states)
         ev.done("train", st.cell.label, res.ok, res.seconds)
 
-    def train_start(k: int) -> None:
-        report(f"train {states[todo[k]].cell.label}", 0)
-        ev.start("train", states[todo[k]].cell.label)
-
     ev.stage("train", len(todo))
     ex.map("train", train_cell, [TrainJob(spec, run_dir, states[i].cell, selections[i], token, env) for i in todo],
-           on_start=train_start, on_done=train_done)
+           on_start=lambda k: ev.start("train", states[todo[k]].cell.label), on_done=train_done)
     if "evaluate" not in stages:
         return _stopped(run_dir, states)
 
@@ -286,19 +276,14 @@ def run_grid(
             continue
         models[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
         benchmarks[f"cell{i}"] = cell_benchmarks(spec, st.cell)
-    report(f"evaluate {len(models)} model(s) on {', '.join(spec.grid_benchmarks)}", 0)
     ev.stage("evaluate", len(models))
     ev.start("evaluate", f"{len(models)} model(s) through one vLLM server on {', '.join(spec.grid_benchmarks)}")
-
-    def eval_note(msg: str) -> None:
-        report(msg, 0)
-        ev.note(msg)
 
     by_name = {f"cell{i}": st for i, st in enumerate(states) if f"cell{i}" in models}
     models = random_first(models, by_name)  # AlpacaEval's pooled-random reference is made of their outputs
     job = EvaluateJob(spec, run_dir, models, benchmarks, env, limit=limit, pooled_from=pooled_sources(by_name))
     if local:  # in this process, with progress messages
-        res = evaluate_cells(job, progress=eval_note)
+        res = evaluate_cells(job, progress=ev.note)
     else:
         res = ex.call("evaluate", evaluate_cells, job)
     for name in models:

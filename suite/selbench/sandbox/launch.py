@@ -26,9 +26,8 @@ import signal
 import sys
 import tempfile
 
+from selbench.sandbox.landlock import NOTHING_TO_HIDE
 from selbench.sandbox.policy import ENV_REPORT, SandboxPolicy, enabled
-
-NOTHING_TO_HIDE = "nothing to hide (no evaluation data on this machine)"
 _PR_SET_PDEATHSIG = 1
 
 

@@ -41,7 +41,6 @@ from typing import Any
 
 import psutil
 
-from selbench.atomic import atomic_write_bytes
 from selbench.data_paths import evaluation_roots, generated_evaluation_paths
 from selbench.errors import BudgetError, SelectorError
 from selbench.models.builder_kit import ENV_SELECTOR_BUILDS
@@ -124,20 +123,15 @@ def _deny_list(*keep: str | None, run_dir: str | None = None) -> list[str]:
             if not any(k == r or k.startswith(r.rstrip(os.sep) + os.sep) for k in kept)]
 
 
-_KEPT_LOG_BYTES = 256 * 1024
-
-
-def keep_log(log: Path, keep_as: Path | None) -> Path:
-    """Copy the last 256 KiB of a failed worker's log to ``keep_as`` (the scratch folder holding
-    ``log`` is removed when the selection fails); return the path that exists afterwards."""
-    if keep_as is None or not log.is_file():
+def _keep_output(output: OutputTail, log: Path, keep_as: Path | None) -> Path:
+    """Write the worker's (already bounded) output to ``log`` and, when given, to ``keep_as``,
+    which outlives the failed scratch folder holding ``log``; return the path that stays."""
+    output.join(timeout=1.0)
+    output.write(log)
+    if keep_as is None:
         return log
     keep_as.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - _KEPT_LOG_BYTES))
-        tail = handle.read()
-    atomic_write_bytes(keep_as, tail)
+    output.write(keep_as)
     return keep_as.resolve()
 
 
@@ -147,9 +141,8 @@ def writable_paths(request: dict[str, Any], workdir: Path, private_tmp: str, net
     and, with the network, the hub cache (downloads). The pool cache, the shared model cache,
     ``runs/`` and every other cell stay read-only."""
     scores = Path(request.get("cache_dir") or cache_root() / "scores")
-    builds = cache_root() / "selector-models"
     paths = [workdir, Path(request["scratch_dir"]) if request.get("scratch_dir") else None, Path(private_tmp),
-             scores, builds]
+             scores, _selector_builds()]
     if network:
         paths.append(Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"))
     out = []
@@ -159,6 +152,11 @@ def writable_paths(request: dict[str, Any], workdir: Path, private_tmp: str, net
         p.mkdir(parents=True, exist_ok=True)
         out.append(str(p.resolve()))
     return out
+
+
+def _selector_builds() -> Path:
+    """Where a sandboxed selector builds the models the shared (read-only to it) cache lacks."""
+    return cache_root() / "selector-models"
 
 
 def _read_report(fd: int) -> dict[str, str]:
@@ -194,11 +192,10 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits,
     report_read, report_write = os.pipe()
     policy = SandboxPolicy(deny=tuple(request["deny_read"]), network=network,
                            writable=tuple(writable_paths(request, workdir, private_tmp, network)), report_fd=report_write)
-    env = {**worker_env(network, private_tmp), ENV_SELECTOR_BUILDS: str(cache_root() / "selector-models")}
+    env = {**worker_env(network, private_tmp), ENV_SELECTOR_BUILDS: str(_selector_builds())}
     start = time.perf_counter()
     cpu_before = _children_cpu()
     peak = 0
-    output: OutputTail | None = None
     try:
         proc = subprocess.Popen(
             _sandboxed(policy, "selbench.selection.worker", str(request_path)),
@@ -216,33 +213,30 @@ def run_in_subprocess(request: dict[str, Any], workdir: Path, limits: Limits,
             if limits.memory_bytes is not None and peak > limits.memory_bytes:
                 _kill_group(proc)
                 raise SelectorError(label, f"exceeded the memory limit of {limits.memory_bytes / 2**30:.1f} GiB "
-                                           f"(killed; log: {_keep(output, log, keep_log_as)})")
+                                           f"(killed; log: {_keep_output(output, log, keep_log_as)})")
             if limits.timeout_s is not None and elapsed > limits.timeout_s:
                 _kill_group(proc)
-                raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed; log: {_keep(output, log, keep_log_as)})")
+                raise SelectorError(label, f"timed out after {limits.timeout_s:g} s (killed; log: {_keep_output(output, log, keep_log_as)})")
             time.sleep(_POLL_S)
         _kill_group(proc)  # whatever it left in its process group (the PID namespace took the rest)
         output.join()
-        output.write(log)
-        isolation = _read_report(report_read)
+    except BaseException:
+        os.close(report_read)
+        raise
     finally:
-        for fd in (report_read,):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(private_tmp, ignore_errors=True)
+    isolation = _read_report(report_read)  # closes the pipe
     measured: dict[str, Any] = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu_before,
                                 "peak_rss_bytes": float(peak), "isolation": isolation}
-    result_path = Path(request["result_path"])
-    result = _read_result(result_path)
+    result = _read_result(Path(request["result_path"]))
     if result is None:
         code = proc.returncode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         raise SelectorError(label, f"worker {how} without a result; log: {output.last_lines() or '(empty)'} "
-                                   f"({keep_log(log, keep_log_as)})")
+                                   f"({_keep_output(output, log, keep_log_as)})")
     if not result.get("ok"):
-        raise_failure(label, result, details=str(keep_log(log, keep_log_as)))
+        raise_failure(label, result, details=str(_keep_output(output, log, keep_log_as)))
+    output.write(log)  # kept inside the artifact, bounded like the output
     return result, measured
 
 
@@ -258,12 +252,6 @@ def _read_result(path: Path) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
     return result if isinstance(result, dict) else None
-
-
-def _keep(output: OutputTail, log: Path, keep_as: Path | None) -> Path:
-    output.join(timeout=1.0)
-    output.write(log)
-    return keep_log(log, keep_as)
 
 
 def raise_failure(label: str, result: dict[str, Any], details: str | None = None) -> None:
