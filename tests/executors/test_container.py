@@ -88,8 +88,12 @@ def test_the_smoke_script_parses_and_checks_what_the_readme_promises() -> None:
     assert proc.returncode == 0, proc.stderr
     text = SMOKE.read_text()
     for needed in ("--network none", "--read-only", "PhonesHome", "ShellsOutToEval", "podman kill",
-                   "--isolation chroot", "--runtime runc", "SELBENCH_IMAGE_FREEZE"):
+                   "--isolation chroot", "--runtime runc", "SELBENCH_IMAGE_FREEZE", "pip-freeze-gpu.txt"):
         assert needed in text, needed
+    # every mode that runs checks (CI's --ci too) runs the whole tiny spec and checks its page
+    assert "STAGES=select,train,evaluate\n" in text and 'STAGES=select\n' not in text
+    assert re.search(r'^\[ -s "\$WORK/runs/tiny/site/index.html" \] \|\| fail', text, re.M)
+    assert re.search(r"^bash scripts/container_smoke\.sh --ci$", (REPO / ".ci" / "run").read_text(), re.M)
     if shutil.which("shellcheck"):
         sc = subprocess.run(["shellcheck", "-S", "warning", str(SMOKE)], capture_output=True, text=True)
         assert sc.returncode == 0, sc.stdout

@@ -1,5 +1,6 @@
-"""The Dockerfile: lint (hadolint from PyPI), and every install step checked in this environment
-(no Docker engine runs here, so the image itself is never built in CI)."""
+"""The Dockerfile: lint (hadolint from PyPI), and every install step checked in this environment.
+The images themselves are built and run with podman by scripts/container_smoke.sh (CI runs it
+last, outside pytest); these checks run everywhere, without a container runtime."""
 
 from __future__ import annotations
 
