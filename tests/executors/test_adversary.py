@@ -43,6 +43,15 @@ KERNEL = pytest.mark.skipif(abi_version() < 6 or not _userns_ok(),
 pytestmark = KERNEL
 
 
+def _load_hostile():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hostile_plugins", HOSTILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _select(pool, cls: str, out: Path, **kw):
     return run_selection(pool, f"{HOSTILE}:{cls}", 5, 0, out, **kw)
 
@@ -210,3 +219,34 @@ def test_terminal_escapes_never_reach_the_cli(tmp_path: Path) -> None:
                    "--out", str(tmp_path / "out"))
     assert_user_error(proc, "boomredbell")
     assert "\x1b[2J" not in proc.stderr and "\x07" not in proc.stderr
+
+
+def test_the_tiny_worlds_answer_key_is_not_derivable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from selbench.pools import load_pool
+    from selbench.specs import load_spec
+    from selbench.tinyworld.key import ENV_KEY, world_key
+    from selbench.tinyworld.pool import labelled_rows
+    from selbench.tinyworld.world import make_world
+
+    monkeypatch.setenv("SELBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    spec = load_spec("tiny").pools[0]
+    pool = load_pool(spec)  # makes this install's key in <cache>/tinyworld
+    key = world_key()
+    kinds = {(r["instruction"], r["output"]): r["kind"] for r in labelled_rows(**spec.generator_args, key=key)}
+    kind_of = {i: kinds[(ins, o)] for i, ins, o in zip(pool.data["id"], pool.data["instruction"], pool.data["output"])}
+    base = sum(k == "clean" for k in kind_of.values()) / len(kind_of)
+
+    def clean_share(ids: list[str]) -> float:
+        return sum(kind_of[i] == "clean" for i in ids) / len(ids)
+
+    monkeypatch.setenv(ENV_KEY, key)  # even a key in the driver's environment stays out of the worker
+    art = run_selection(pool, f"{HOSTILE}:RegeneratesTheWorld", 250, 0, tmp_path / "out")
+    info = art.data["info"]
+    assert "Permission denied" in info["read_key"] and info["env_key"] == "absent", info
+    attacked = clean_share(art.data["ids"])
+    # what the same attack gets with the key (or with a world that followed from the seed): it works
+    hostile = _load_hostile()
+    with_key = clean_share(hostile.states_the_facts(pool, make_world(24, 0, key=key))[:250])
+    assert with_key > 0.95 > base + 0.2, (with_key, base)
+    assert attacked < base + 0.1, (attacked, base)
