@@ -108,6 +108,26 @@ class DialsUnixSockets(Selector):
             "abstract": _try(lambda: dial("\0" + os.environ["SELBENCH_PLUGIN_ABSTRACT"]))})
 
 
+class DialsALateSocket(Selector):
+    """Waits for a socket the host binds under /run after the worker started, then connects."""
+
+    name = "dials_a_late_socket"
+
+    def select(self, pool, budget, ctx):
+        path = os.environ["SELBENCH_PLUGIN_LATE_SOCKET"]
+        deadline = time.time() + 15
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.1)
+
+        def dial():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(3)
+                sock.connect(path)
+                sock.sendall(b"leak")
+
+        return Selection(ids=_first(pool, budget), info={"late": _try(dial)})
+
+
 class ReadsSuiteFiles(Selector):
     """Reads evaluation files the suite wrote outside the evaluation data folders, through ``cat``
     (which the worker's audit hook cannot see: only the kernel stands in the way)."""

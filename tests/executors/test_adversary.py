@@ -161,6 +161,44 @@ def test_host_unix_sockets_are_unreachable(pool, tmp_path: Path, monkeypatch: py
             server.close()
 
 
+@pytest.mark.skipif(not os.access("/run", os.W_OK), reason="binding a socket under /run needs write access there (root)")
+def test_a_socket_bound_under_run_after_the_worker_started_is_unreachable(pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own_ns = os.readlink("/proc/self/ns/mnt")
+    outcomes = {}
+    for network in (False, True):  # with the network /run stays (DNS): the control shows the attack works
+        folder = Path("/run") / f"selbench-test-{uuid.uuid4().hex}"
+        folder.mkdir()
+        path = str(folder / "late.sock")
+        monkeypatch.setenv("SELBENCH_PLUGIN_LATE_SOCKET", path)
+        result: dict = {}
+        worker = threading.Thread(target=lambda: result.setdefault("art", _select(
+            pool, "DialsALateSocket", tmp_path / f"out-{network}", limits=Limits(network=network))))
+        worker.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(  # the worker is in its own mount namespace: later than its start
+                _mount_ns(p) not in (None, own_ns) for p in _with_marker("DialsALateSocket")):
+            time.sleep(0.05)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            server.bind(path)
+            server.listen()
+            worker.join(60)
+            outcomes[network] = result["art"].data["info"]["late"]
+        finally:
+            server.close()
+            os.unlink(path)
+            folder.rmdir()
+    assert outcomes[False] != "ok", outcomes
+    assert outcomes[True] == "ok", outcomes
+
+
+def _mount_ns(proc: psutil.Process) -> str | None:
+    try:
+        return os.readlink(f"/proc/{proc.pid}/ns/mnt")
+    except OSError:
+        return None
+
+
 def test_evaluation_files_the_suite_wrote_are_hidden(pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "runs" / "tiny"
     pairs = cache_root() / "tinyworld" / "evalsets-test" / "known_answer.jsonl"
