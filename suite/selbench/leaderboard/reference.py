@@ -17,14 +17,13 @@ compare with them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from selbench.safe_text import printable
 from selbench.submissions.errors import SubmissionError
-from selbench.submissions.schema import LIMITS
+from selbench.submissions.pool_provenance import WORLD, pool_provenance
 from selbench.submissions.validate import Submission, discover, load_submission
 
 REFERENCE_ROOT = Path("leaderboard/reference")
@@ -44,28 +43,6 @@ def load_reference(root: str | Path, spec: str, version: int) -> Submission | No
         if sub.metadata.spec == spec and sub.metadata.spec_version == version:
             return sub
     return None
-
-
-WORLD = "world_key"
-
-
-def pool_provenance(sub: Submission) -> dict[str, dict[str, Any]]:
-    """Each pool's provenance as the submission's selection files state it (one file per pool,
-    size-bounded: they are untrusted input). Pools whose file is unreadable are left out."""
-    out: dict[str, dict[str, Any]] = {}
-    for row in sub.rows:
-        if row.pool in out or not row.selection:
-            continue
-        path = (sub.path / row.selection).resolve()
-        try:
-            if not path.is_relative_to(sub.path.resolve()) or path.stat().st_size > LIMITS["selections"]:
-                continue
-            provenance = json.loads(path.read_text("utf-8"))["pool"]["provenance"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if isinstance(provenance, dict):
-            out[row.pool] = provenance
-    return out
 
 
 def mismatch(sub: Submission, ref: Submission) -> str | None:

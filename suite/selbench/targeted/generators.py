@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from selbench.targeted.query_set import QueryItem, QuerySetError
+from selbench.targeted.query_item import QueryItem, QuerySetError
 from selbench.tinyworld.key import world_key
 from selbench.tinyworld.world import ATTRIBUTES, make_world
 
