@@ -210,9 +210,15 @@ sys.exit(1 if bad or not cells else 0)
 EOF
 }
 STAGES=select,train,evaluate
+# The tiny world is keyed by a secret made per install (<cache>/tinyworld/key): the verification
+# below re-runs selections in a container of its own, with another cache, so the run and it share
+# one world through SELBENCH_TINYWORLD_KEY (as a maintainer shares one across machines), fresh per
+# smoke test. The suite never hands it to a selector's worker.
+SELBENCH_TINYWORLD_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export SELBENCH_TINYWORLD_KEY
 say "selbench run --spec tiny --stages $STAGES in the container (network none, evaluation data not mounted)"
 r0=$(date +%s)
-"${RUN[@]}" --network none -v "$WORK/runs:/runs" "$IMAGE" run --spec tiny --stages "$STAGES" --out /runs \
+"${RUN[@]}" --network none -e SELBENCH_TINYWORLD_KEY -v "$WORK/runs:/runs" "$IMAGE" run --spec tiny --stages "$STAGES" --out /runs \
     > "$WORK/tiny-run.log" 2>&1 || { tail -40 "$WORK/tiny-run.log"; fail "selbench run in the container"; }
 cells_check "$WORK/runs/tiny/cells.jsonl" evaluate || fail "cells not done: $WORK/runs/tiny/cells.jsonl"
 [ -s "$WORK/runs/tiny/site/index.html" ] || fail "no page written"
@@ -226,7 +232,7 @@ if [ "$MODE" = full ]; then
         --code https://example.org/smoke --out "$WORK/submissions" > "$WORK/submit.log" 2>&1 \
         || { tail -20 "$WORK/submit.log"; fail "selbench submit of the container's run"; }
     SELBENCH_CONTAINER_RUNTIME=podman \
-    SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --shm-size 1g" \
+    SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --shm-size 1g -e SELBENCH_TINYWORLD_KEY" \
         "$PY" -c "$SB" submissions verify "$WORK/submissions/smoke-longest" --container \
         --container-image "$IMAGE" --no-record --out "$WORK/verify" > "$WORK/verify.log" 2>&1 \
         || { tail -20 "$WORK/verify.log"; fail "selbench submissions verify --container"; }
