@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the `cpu` image with podman and check, inside it, what the README promises of the container:
 #   scripts/container_smoke.sh            # full: set-up, build, the whole tiny `selbench run`, every check
-#   scripts/container_smoke.sh --ci       # CI: the same but `submissions verify --container`
+#   scripts/container_smoke.sh --ci       # what CI runs: the same checks (its own name in the logs)
 #   scripts/container_smoke.sh --gpu      # also build the `gpu` target on the local base
 #   scripts/container_smoke.sh --build-only [--gpu]   # set-up and build, no checks (make image)
 #   scripts/container_smoke.sh --gpu-resolve   # only: the gpu target's requirements resolve (pip --dry-run)
@@ -19,7 +19,7 @@
 #   - non-root user, read-only root filesystem, the cache and output volumes writable;
 #   - `selbench run` on the tiny spec (select, train, evaluate) into a mounted folder with
 #     `--network none` and a fresh cache volume: every cell done, a page written;
-#   - (full mode) `selbench submissions verify --container` on a submission made from that run;
+#   - `selbench submissions verify --container` on a submission made from that run;
 #   - one selection with `--network none` and the evaluation data not mounted, by the sandbox
 #     tests' hostile plugins with the suite's own sandbox lifted (`--selector-network`), so the
 #     container alone stops them: `phones_home` reaches a server on the host with `--network host`
@@ -226,19 +226,17 @@ cells_check "$WORK/runs/tiny/cells.jsonl" evaluate || fail "cells not done: $WOR
 say "ok: tiny run ($STAGES) in $(( $(date +%s) - r0 ))s, every cell done, page written"
 
 # ------------------------------------------------------------------ verify a submission in the image
-if [ "$MODE" = full ]; then
-    rm -rf "$WORK/submissions" "$WORK/verify"
-    "$PY" -c "$SB" submit "$WORK/runs/tiny" --selector longest --name "Smoke Longest" --authors smoke \
-        --code https://example.org/smoke --out "$WORK/submissions" > "$WORK/submit.log" 2>&1 \
-        || { tail -20 "$WORK/submit.log"; fail "selbench submit of the container's run"; }
-    SELBENCH_CONTAINER_RUNTIME=podman \
-    SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --shm-size 1g -e SELBENCH_TINYWORLD_KEY" \
-        "$PY" -c "$SB" submissions verify "$WORK/submissions/smoke-longest" --container \
-        --container-image "$IMAGE" --no-record --out "$WORK/verify" > "$WORK/verify.log" 2>&1 \
-        || { tail -20 "$WORK/verify.log"; fail "selbench submissions verify --container"; }
-    grep -q verified "$WORK/verify.log" || fail "not verified: $WORK/verify.log"
-    say "ok: selbench submissions verify --container re-ran the submission in the image (network none)"
-fi
+rm -rf "$WORK/submissions" "$WORK/verify"
+"$PY" -c "$SB" submit "$WORK/runs/tiny" --selector longest --name "Smoke Longest" --authors smoke \
+    --code https://example.org/smoke --out "$WORK/submissions" > "$WORK/submit.log" 2>&1 \
+    || { tail -20 "$WORK/submit.log"; fail "selbench submit of the container's run"; }
+SELBENCH_CONTAINER_RUNTIME=podman \
+SELBENCH_CONTAINER_ARGS="--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --shm-size 1g -e SELBENCH_TINYWORLD_KEY" \
+    "$PY" -c "$SB" submissions verify "$WORK/submissions/smoke-longest" --container \
+    --container-image "$IMAGE" --no-record --out "$WORK/verify" > "$WORK/verify.log" 2>&1 \
+    || { tail -20 "$WORK/verify.log"; fail "selbench submissions verify --container"; }
+grep -q verified "$WORK/verify.log" || fail "not verified: $WORK/verify.log"
+say "ok: selbench submissions verify --container re-ran the submission in the image (network none)"
 
 # ------------------------------------------------------------------ hostile plugins, container alone
 EVAL_ON_HOST=${SELBENCH_EVAL_DATA:-$(cd .. && pwd)/shared/data/eval}
