@@ -90,7 +90,9 @@ def test_the_smoke_script_parses_and_checks_what_the_readme_promises() -> None:
     for needed in ("--network none", "--read-only", "PhonesHome", "ShellsOutToEval", "podman kill",
                    "--isolation chroot", "--runtime runc", "SELBENCH_IMAGE_FREEZE", "pip-freeze-gpu.txt"):
         assert needed in text, needed
-    # every mode that runs checks (CI's --ci too) runs the whole tiny spec and checks its page
+    # every mode that runs checks (CI's --ci too) runs the whole tiny spec, checks its page and
+    # verifies a submission made from it in the image: no check is left to the full mode alone
+    assert '"$MODE" = full' not in text and "submissions verify" in text
     assert "STAGES=select,train,evaluate\n" in text and 'STAGES=select\n' not in text
     assert re.search(r'^\[ -s "\$WORK/runs/tiny/site/index.html" \] \|\| fail', text, re.M)
     assert re.search(r"^bash scripts/container_smoke\.sh --ci$", (REPO / ".ci" / "run").read_text(), re.M)
