@@ -1,5 +1,6 @@
-"""The evaluation stage: one vLLM server for the base model (+ the adapter), every benchmark
-through it, a JSON summary and per-item JSONL records per benchmark.
+"""The evaluation stage: one vLLM server for the base model (+ the LoRA adapters), one per fully
+fine-tuned model (``method: full`` artifacts are model folders vLLM serves as models of their
+own), every benchmark through them, a JSON summary and per-item JSONL records per benchmark.
 
 Layout: ``<out>/eval/<spec>/<target>-<key12>/`` with ``evaluation.json`` (all summaries),
 ``server/`` (vLLM logs) and per benchmark ``<name>/summary.json`` + ``<name>/records.jsonl``.
@@ -61,7 +62,8 @@ class EvalResult:
 def run_evaluation(spec: Spec, *, adapter: Path | None, benchmarks: list[str], out_dir: Path,
                    limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
                    random_outputs: list[Path] | None = None, progress: Any = None) -> EvalResult:
-    """Evaluate one model: the base (``adapter=None``) or the base + one LoRA adapter."""
+    """Evaluate one model: the base (``adapter=None``), the base + one LoRA adapter, or a fully
+    fine-tuned model folder (a ``method: full`` training artifact)."""
     name = ADAPTER_NAME if adapter is not None else "base"
     return run_evaluation_many(spec, targets={name: adapter}, benchmarks=benchmarks, out_dir=out_dir, limit=limit,
                                port=port, start_timeout=start_timeout, random_outputs=random_outputs,
@@ -94,9 +96,10 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
                         limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
                         random_outputs: list[Path] | None = None, progress: Any = None,
                         pooled_from: dict[str, list[str]] | None = None) -> dict[str, EvalResult]:
-    """Evaluate several models (name -> adapter folder, or None for the base) through ONE vLLM
-    server serving every adapter. A target whose evaluation is complete is reused, and the
-    server is not started at all when every target is done. ``benchmarks`` is one list for every
+    """Evaluate several models (name -> adapter folder, a full model folder, or None for the base)
+    through ONE vLLM server serving the base and every adapter, plus one server per full model,
+    started one after another. A target whose evaluation is complete is reused, and no
+    server is started at all when every target is done. ``benchmarks`` is one list for every
     target, or a list per target (the targeted track evaluates a targeted cell on its own task).
 
     AlpacaEval runs in two phases: every target's outputs are generated first, then the judge
