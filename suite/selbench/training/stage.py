@@ -303,6 +303,7 @@ def run_training(
     if recipe.optimizer in _NEEDS_BITSANDBYTES and importlib.util.find_spec("bitsandbytes") is None:
         raise RecipeError(f"recipe '{recipe.name}': optimizer {recipe.optimizer} needs bitsandbytes "
                           "(pip install bitsandbytes, on a CUDA machine), or use adamw_torch_fused")
+    check_speed_options(recipe, device)
     per_device, accumulation = batch_plan(recipe, devices)
     precision = _precision(recipe, device)
     work = folder.with_name(folder.name + ".work")
@@ -317,7 +318,6 @@ def run_training(
         dataset, stats = tokenize_rows(rows, tokenizer, template, recipe)
         attn = "flash_attention_2" if device == "cuda" and importlib.util.find_spec("flash_attn") else None
         set_seed(seed)
-        check_speed_options(recipe, device)
         model = load_base_model(resolved, device=device, attn_implementation=attn)
         model.config.use_cache = False
         saved_dtype = next(model.parameters()).dtype
