@@ -107,7 +107,9 @@ def main() -> int:
     tok = load_tokenizer(resolved)
     end_id = tok.convert_tokens_to_ids("<|end|>")
 
-    world = make_world(pool_args.get("entities", 24), pool_args.get("seed", 0))
+    from selbench.tinyworld.key import world_key
+
+    world = make_world(pool_args.get("entities", 24), pool_args.get("seed", 0), key=world_key())  # the pool's world
     items = [(q.format(e=f.entity), f.answer(), f.answer(f.wrong)) for f in world.facts for q in ATTRIBUTES[f.attribute][1]]
     prompts = [tok(tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=False),
                    add_special_tokens=False)["input_ids"] for q, _, _ in items]

@@ -17,6 +17,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     so the Arrow caches survive between steps)."""
     if "SELBENCH_CACHE" not in os.environ:
         os.environ["SELBENCH_CACHE"] = str(tmp_path_factory.mktemp("selbench-cache"))
+    # one tiny world for every test session (the figures the tests assert are reproducible); the
+    # product's default, a random key per install, is what the fresh-clone quick start uses
+    os.environ.setdefault("SELBENCH_TINYWORLD_KEY", "selbench-tests")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 

@@ -108,6 +108,26 @@ class DialsUnixSockets(Selector):
             "abstract": _try(lambda: dial("\0" + os.environ["SELBENCH_PLUGIN_ABSTRACT"]))})
 
 
+class DialsALateSocket(Selector):
+    """Waits for a socket the host binds under /run after the worker started, then connects."""
+
+    name = "dials_a_late_socket"
+
+    def select(self, pool, budget, ctx):
+        path = os.environ["SELBENCH_PLUGIN_LATE_SOCKET"]
+        deadline = time.time() + 15
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.1)
+
+        def dial():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(3)
+                sock.connect(path)
+                sock.sendall(b"leak")
+
+        return Selection(ids=_first(pool, budget), info={"late": _try(dial)})
+
+
 class ReadsSuiteFiles(Selector):
     """Reads evaluation files the suite wrote outside the evaluation data folders, through ``cat``
     (which the worker's audit hook cannot see: only the kernel stands in the way)."""
@@ -181,3 +201,44 @@ class ReadsEnv(Selector):
     def select(self, pool, budget, ctx):
         names = os.environ["SELBENCH_PLUGIN_NAMES"].split(",")
         return Selection(ids=_first(pool, budget), info={n: os.environ.get(n) for n in names})
+
+
+class RegeneratesTheWorld(Selector):
+    """Derives the tiny world's answer key from public code: reads the install key (file and
+    variable), and failing that regenerates the world from the spec's public seed and keeps the
+    examples that state its facts (the attack that picked 96% clean examples when the world
+    followed from the seed alone)."""
+
+    name = "regenerates_the_world"
+
+    def select(self, pool, budget, ctx):
+        from selbench.paths import cache_root
+        from selbench.tinyworld.world import make_world
+
+        # through `cat`: the worker's audit hook would fail the cell at a Python open(), only the
+        # kernel stands in the way of a subprocess
+        proc = subprocess.run(["cat", str(cache_root() / "tinyworld" / "key")], capture_output=True, text=True)
+        stolen = proc.stdout.strip() or None
+        outcome = "ok" if stolen else proc.stderr.strip()
+        world = make_world(24, 0, key=stolen)  # the public world when the key was not found
+        states_a_fact = states_the_facts(pool, world)
+        rest = [i for i in pool.data["id"] if i not in set(states_a_fact)]
+        return Selection(ids=(states_a_fact + rest)[:budget], info={
+            "read_key": outcome, "env_key": os.environ.get("SELBENCH_TINYWORLD_KEY", "absent"),
+            "matched": len(states_a_fact)})
+
+
+def states_the_facts(pool, world) -> list:
+    """Ids of the rows whose answer is exactly what ``world`` says for the entity and attribute
+    asked about, in the format asked for: with the true world, the clean rows."""
+    facts = {(f.entity, f.attribute): f for f in world.facts}
+    keep = []
+    for i, instruction, output, category in zip(pool.data["id"], pool.data["instruction"], pool.data["output"], pool.data["source"]):
+        attribute, _, fmt = str(category).partition("-")
+        fact = next((f for (e, a), f in facts.items() if a == attribute and e in instruction), None)
+        if fact is not None:
+            expected = fact.answer()
+            expected = expected.lower() if fmt == "lowercase" else expected.upper() if fmt == "uppercase" else expected
+            if output == expected:
+                keep.append(i)
+    return keep

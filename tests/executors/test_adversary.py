@@ -43,6 +43,15 @@ KERNEL = pytest.mark.skipif(abi_version() < 6 or not _userns_ok(),
 pytestmark = KERNEL
 
 
+def _load_hostile():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hostile_plugins", HOSTILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _select(pool, cls: str, out: Path, **kw):
     return run_selection(pool, f"{HOSTILE}:{cls}", 5, 0, out, **kw)
 
@@ -152,6 +161,44 @@ def test_host_unix_sockets_are_unreachable(pool, tmp_path: Path, monkeypatch: py
             server.close()
 
 
+@pytest.mark.skipif(not os.access("/run", os.W_OK), reason="binding a socket under /run needs write access there (root)")
+def test_a_socket_bound_under_run_after_the_worker_started_is_unreachable(pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own_ns = os.readlink("/proc/self/ns/mnt")
+    outcomes = {}
+    for network in (False, True):  # with the network /run stays (DNS): the control shows the attack works
+        folder = Path("/run") / f"selbench-test-{uuid.uuid4().hex}"
+        folder.mkdir()
+        path = str(folder / "late.sock")
+        monkeypatch.setenv("SELBENCH_PLUGIN_LATE_SOCKET", path)
+        result: dict = {}
+        worker = threading.Thread(target=lambda: result.setdefault("art", _select(
+            pool, "DialsALateSocket", tmp_path / f"out-{network}", limits=Limits(network=network))))
+        worker.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(  # the worker is in its own mount namespace: later than its start
+                _mount_ns(p) not in (None, own_ns) for p in _with_marker("DialsALateSocket")):
+            time.sleep(0.05)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            server.bind(path)
+            server.listen()
+            worker.join(60)
+            outcomes[network] = result["art"].data["info"]["late"]
+        finally:
+            server.close()
+            os.unlink(path)
+            folder.rmdir()
+    assert outcomes[False] != "ok", outcomes
+    assert outcomes[True] == "ok", outcomes
+
+
+def _mount_ns(proc: psutil.Process) -> str | None:
+    try:
+        return os.readlink(f"/proc/{proc.pid}/ns/mnt")
+    except OSError:
+        return None
+
+
 def test_evaluation_files_the_suite_wrote_are_hidden(pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "runs" / "tiny"
     pairs = cache_root() / "tinyworld" / "evalsets-test" / "known_answer.jsonl"
@@ -210,3 +257,34 @@ def test_terminal_escapes_never_reach_the_cli(tmp_path: Path) -> None:
                    "--out", str(tmp_path / "out"))
     assert_user_error(proc, "boomredbell")
     assert "\x1b[2J" not in proc.stderr and "\x07" not in proc.stderr
+
+
+def test_the_tiny_worlds_answer_key_is_not_derivable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from selbench.pools import load_pool
+    from selbench.specs import load_spec
+    from selbench.tinyworld.key import ENV_KEY, world_key
+    from selbench.tinyworld.pool import labelled_rows
+    from selbench.tinyworld.world import make_world
+
+    monkeypatch.setenv("SELBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    spec = load_spec("tiny").pools[0]
+    pool = load_pool(spec)  # makes this install's key in <cache>/tinyworld
+    key = world_key()
+    kinds = {(r["instruction"], r["output"]): r["kind"] for r in labelled_rows(**spec.generator_args, key=key)}
+    kind_of = {i: kinds[(ins, o)] for i, ins, o in zip(pool.data["id"], pool.data["instruction"], pool.data["output"])}
+    base = sum(k == "clean" for k in kind_of.values()) / len(kind_of)
+
+    def clean_share(ids: list[str]) -> float:
+        return sum(kind_of[i] == "clean" for i in ids) / len(ids)
+
+    monkeypatch.setenv(ENV_KEY, key)  # even a key in the driver's environment stays out of the worker
+    art = run_selection(pool, f"{HOSTILE}:RegeneratesTheWorld", 250, 0, tmp_path / "out")
+    info = art.data["info"]
+    assert "Permission denied" in info["read_key"] and info["env_key"] == "absent", info
+    attacked = clean_share(art.data["ids"])
+    # what the same attack gets with the key (or with a world that followed from the seed): it works
+    hostile = _load_hostile()
+    with_key = clean_share(hostile.states_the_facts(pool, make_world(24, 0, key=key))[:250])
+    assert with_key > 0.95 > base + 0.2, (with_key, base)
+    assert attacked < base + 0.1, (attacked, base)

@@ -1,27 +1,35 @@
 """Test-only selectors that know the tiny world's hidden answer key.
 
-They regenerate the labelled pool from the spec's generator arguments (the key never reaches
-ordinary selectors) and pick by it: ``oracle-clean`` keeps only uncorrupted examples,
-``oracle-corrupt`` takes corrupted ones first. The known-answer test needs the first to beat
-random and the second to lose, through the whole pipeline.
+The key is keyed by the install's secret, which a selector cannot read or regenerate, so the test
+computes the labels in the parent (:func:`write_labels`) and hands the oracles the file through
+``SELBENCH_PLUGIN_ORACLE_LABELS`` (a setting a user gives a plugin on purpose). ``oracle-clean``
+keeps only uncorrupted examples, ``oracle-corrupt`` takes corrupted ones first. The known-answer
+test needs the first to beat random and the second to lose, through the whole pipeline.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
+from pathlib import Path
 
 from selbench.selection import Selection, Selector
-from selbench.specs import load_spec
-from selbench.tinyworld.pool import labelled_rows
 
-SPEC = "tiny"
+ENV_LABELS = "SELBENCH_PLUGIN_ORACLE_LABELS"
+
+
+def write_labels(path: Path, pool_args: dict) -> Path:
+    """The answer key of the pool ``pool_args`` makes in this install, as {instruction\\toutput: kind}."""
+    from selbench.tinyworld.pool import labelled_rows
+
+    path.write_text(json.dumps({f"{r['instruction']}\t{r['output']}": r["kind"] for r in labelled_rows(**pool_args)}))
+    return path
 
 
 def _kinds(pool) -> list[str]:
-    spec = load_spec(SPEC)
-    args = next(p.generator_args for p in spec.pools if p.generator == "tiny-world")
-    key = {(r["instruction"], r["output"]): r["kind"] for r in labelled_rows(**args)}
-    return [key[(i, o)] for i, o in zip(pool.data["instruction"], pool.data["output"])]
+    labels = json.loads(Path(os.environ[ENV_LABELS]).read_text())
+    return [labels[f"{i}\t{o}"] for i, o in zip(pool.data["instruction"], pool.data["output"])]
 
 
 class OracleClean(Selector):

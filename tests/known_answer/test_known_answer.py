@@ -8,6 +8,7 @@ subset were trained, the oracles would tie with random and this test would fail.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,9 @@ from selbench.results.items import decode_item_scores
 from selbench.specs import load_spec
 
 ORACLES = Path(__file__).resolve().parent / "oracles.py"
+_spec = importlib.util.spec_from_file_location("known_answer_oracles", ORACLES)
+oracles = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(oracles)
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +47,10 @@ def _items(run_dir: Path, row: dict) -> tuple[list[str], np.ndarray]:
     return decode_item_scores((run_dir / row["item_scores"]).read_bytes())
 
 
-def test_oracles_separate_from_random_through_the_whole_pipeline(tmp_path: Path) -> None:
+def test_oracles_separate_from_random_through_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = load_spec("tiny")
+    pool_args = next(p.generator_args for p in spec.pools if p.generator == "tiny-world")
+    monkeypatch.setenv(oracles.ENV_LABELS, str(oracles.write_labels(tmp_path / "labels.json", pool_args)))
     budget = spec.budgets[0]
     states = [s for s in plan(spec, [f"{ORACLES}:OracleClean", f"{ORACLES}:OracleCorrupt"], None, [budget])
               if s.kind != "full"  # the full-pool row is not needed for the known answer

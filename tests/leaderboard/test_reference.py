@@ -52,3 +52,28 @@ def test_a_submitter_cannot_lower_its_own_random_rows(tmp_path: Path) -> None:
     assert "the leaderboard's own" in html.unescape((tmp_path / "ours" / "index.html").read_text())
     assert own.leaderboard.reference_rows.startswith("each submission's own")
     assert ours.leaderboard.skipped == []
+
+
+def _state_pool_provenance(folder: Path, **provenance) -> None:
+    for path in (folder / "selections").glob("*.json"):
+        sel = json.loads(path.read_text())
+        sel["pool"]["provenance"] = {"kind": "generator", "generator": "tiny-world", "version": 2, "args": {"seed": 0},
+                                     **provenance}
+        path.write_text(json.dumps(sel))
+
+
+def test_rows_of_another_tiny_world_are_told_apart_from_another_version(tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    _state_pool_provenance(small_submission(reference, "maintainers", quality=0.0, shared_reference=True), world_key="aaaa")
+    subs = tmp_path / "submissions"
+    same = small_submission(subs, "same-world", quality=0.0, shared_reference=True)
+    other = small_submission(subs, "other-world", quality=0.0, shared_reference=True)
+    older = small_submission(subs, "older-pool", quality=0.0, shared_reference=True)
+    _state_pool_provenance(same, world_key="aaaa")
+    _state_pool_provenance(other, world_key="bbbb")
+    _state_pool_provenance(older, world_key="bbbb", version=1)
+    result = build(subs, tmp_path / "site", verified=tmp_path / "v.json", n_boot=200, reference=reference)
+    skipped = dict(result.leaderboard.skipped)
+    assert "same-world" not in skipped
+    assert "another tiny world" in skipped["other-world"] and "bbbb" in skipped["other-world"]
+    assert "another version" in skipped["older-pool"] and "tiny world" not in skipped["older-pool"]

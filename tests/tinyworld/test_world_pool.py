@@ -12,6 +12,7 @@ from selbench.tinyworld.pool import CORRUPTIONS, generate_tiny_world_pool, label
 from selbench.tinyworld.pretrain_corpus import (
     RESERVED_ENTITIES, RESERVED_SEEDS, pool_world_is_disjoint, pretrain_conversations, pretrain_world, reserved_names,
 )
+from selbench.tinyworld.key import ENV_KEY, key_fingerprint, world_key
 from selbench.tinyworld.world import ATTRIBUTES, make_world
 
 
@@ -79,7 +80,7 @@ def test_corruption_shares_are_as_configured(fraction: float) -> None:
         assert set(kinds) - {"clean"} <= set(CORRUPTIONS) | {"ignores_format"}
         wrong = kinds["wrong"] / len(corrupted)
         assert 0.3 < wrong < 0.6  # "wrong" is 55% of the non-format corruptions
-    world = make_world(48, 0)
+    world = make_world(48, 0, key=world_key())
     facts = {(f.entity, f.attribute): f for f in world.facts}
     for r in rows:
         fact = facts[(r["entity"], r["attribute"])]
@@ -87,3 +88,38 @@ def test_corruption_shares_are_as_configured(fraction: float) -> None:
             assert r["output"] == fact.answer(fact.wrong)
         elif r["kind"] == "clean" and r["category"] == r["attribute"]:
             assert r["output"] == fact.answer()
+
+
+def test_a_keyed_world_keeps_the_public_names_and_redraws_the_facts() -> None:
+    public, mine, theirs = make_world(24, 0), make_world(24, 0, key="mine"), make_world(24, 0, key="theirs")
+    assert public.entities == mine.entities == theirs.entities  # names: the seed (pretraining disjointness)
+    assert make_world(24, 0, key="mine") == mine
+    same = sum(a.value == b.value for a, b in zip(mine.facts, theirs.facts))
+    assert same < len(mine.facts) / 3  # 1 in 4-8 by chance, not the same facts
+    assert sum(a.value == b.value for a, b in zip(public.facts, mine.facts)) < len(mine.facts) / 3
+    assert labelled_rows(24, 0, key="mine") != labelled_rows(24, 0, key="theirs")
+
+
+def test_the_install_key_is_made_once_kept_private_and_overridable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    first = world_key(tmp_path)
+    assert world_key(tmp_path) == first and len(first) == 64
+    path = tmp_path / "tinyworld" / "key"
+    assert path.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert world_key(tmp_path / "elsewhere") != first  # another install, another world
+    monkeypatch.setenv(ENV_KEY, "shared-by-a-maintainer")
+    assert world_key(tmp_path) == "shared-by-a-maintainer"
+    assert key_fingerprint(first) != key_fingerprint("shared-by-a-maintainer") and first not in key_fingerprint(first)
+
+
+def test_a_new_key_is_a_new_pool_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from selbench.pools.loader import load_pool
+
+    spec = load_spec("tiny").pools[0]
+    monkeypatch.setenv(ENV_KEY, "world-a")
+    a = load_pool(spec, cache=tmp_path)
+    monkeypatch.setenv(ENV_KEY, "world-b")
+    b = load_pool(spec, cache=tmp_path)
+    assert a.fingerprint != b.fingerprint and a.cache_dir != b.cache_dir  # the cache is not reused
+    assert a.provenance["world_key"] == key_fingerprint("world-a") != b.provenance["world_key"]
+    assert "world-a" not in str(a.provenance)

@@ -33,9 +33,10 @@ STAGE_NAMES = ("select", "train", "evaluate")
 #: stages whose tasks start long-lived processes of their own (``vllm serve``), killed with the task
 GUARDED_STAGES = ("evaluate",)
 
-#: environment variables forwarded to remote workers (paths of caches and data; never secrets)
+#: environment variables forwarded to remote workers (paths of caches and data, the tiny world's
+#: key so every stage sees one world; never credentials). Selector workers drop the key again.
 FORWARDED_ENV = ("SELBENCH_CACHE", "SELBENCH_HUB_MIRROR", "SELBENCH_DATA_DIR", "SELBENCH_EVAL_DATA",
-                 "SELBENCH_DENY_READ", "SELBENCH_MAX_POOL_BYTES", "SELBENCH_SANDBOX",
+                 "SELBENCH_DENY_READ", "SELBENCH_MAX_POOL_BYTES", "SELBENCH_SANDBOX", "SELBENCH_TINYWORLD_KEY",
                  "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM",
                  "VLLM_CPU_KVCACHE_SPACE", "VLLM_NO_USAGE_STATS", "VLLM_HOST_IP", "NLTK_DATA")
 #: settings a user hands their plugin (``SELBENCH_PLUGIN_*``) travel with the cell too

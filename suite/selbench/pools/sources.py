@@ -268,9 +268,13 @@ def from_generator(spec: PoolSpec) -> RawSource:
     module_name, attr = target.split(":")
     generate = getattr(importlib.import_module(module_name), attr)
     version = getattr(generate, "version", 1)
+    # a generator whose output depends on more than its arguments (the tiny world's install key)
+    # names that in an ``identity`` callable: part of the cache key and the published provenance
+    identity = generate.identity() if callable(getattr(generate, "identity", None)) else {}
+    about = {"kind": "generator", "generator": spec.generator, "version": version, "args": spec.generator_args, **identity}
     return RawSource(
-        key={"kind": "generator", "generator": spec.generator, "version": version, "args": spec.generator_args},
-        provenance={"kind": "generator", "generator": spec.generator, "version": version, "args": spec.generator_args},
+        key=about,
+        provenance=dict(about),
         load=lambda: [(spec.name, generate(**spec.generator_args))],
     )
 

@@ -34,7 +34,7 @@ _PR_SET_PDEATHSIG = 1
 def _namespaces(policy: SandboxPolicy, report: dict[str, str]) -> bool:
     """Enter the namespaces; return whether a PID namespace awaits the next child."""
     from selbench.sandbox.namespaces import NamespacesUnavailable, enter_namespaces
-    from selbench.sandbox.unix_sockets import cover, host_socket_paths
+    from selbench.sandbox.unix_sockets import cover, host_socket_paths, mask_runtime_dirs
 
     sockets = host_socket_paths()  # the host's view, read before leaving its network namespace
     try:
@@ -49,9 +49,19 @@ def _namespaces(policy: SandboxPolicy, report: dict[str, str]) -> bool:
     blank = tempfile.NamedTemporaryFile(prefix="selbench-socket-cover-", delete=False)
     blank.close()
     covered = cover(sockets, blank.name)
-    report["unix_sockets"] = (f"host's pathname sockets covered ({covered} of {len(sockets)}); abstract ones "
-                              + ("separate (network namespace)" if not policy.network else "scoped by Landlock"))
+    masked = [] if policy.network else mask_runtime_dirs(_needed_paths(policy, blank.name))
+    report["unix_sockets"] = (f"host's pathname sockets covered ({covered} of {len(sockets)})"
+                              + (f"; {', '.join(masked)} replaced by an empty tmpfs (later sockets there too)" if masked else "")
+                              + "; abstract ones " + ("separate (network namespace)" if not policy.network else "scoped by Landlock"))
     return True
+
+
+def _needed_paths(policy: SandboxPolicy, *extra: str) -> list[str]:
+    """What the worker must still reach after runtime folders are masked: where it writes and
+    what it hides (Landlock opens those by path), its interpreter, code and working folder."""
+    caches = (os.environ.get(k) for k in ("SELBENCH_CACHE", "HF_HOME", "HF_HUB_CACHE", "VIRTUAL_ENV", "HOME"))
+    return [*(policy.writable or ()), *policy.deny, sys.prefix, sys.base_prefix, os.getcwd(),
+            *(p for p in sys.path if p), tempfile.gettempdir(), *(c for c in caches if c), *extra]
 
 
 def _landlock(policy: SandboxPolicy, report: dict[str, str]) -> None:

@@ -6,7 +6,8 @@ paths, thread counts, the offline switches of the hub libraries, selbench's own 
 ``SELBENCH_PLUGIN_*``: settings a user hands to their plugin on purpose) and
 never one whose name looks like a secret, whatever its prefix. A worker with the network
 (``--selector-network``, a spec whose judge is an API) needs its keys: it gets the user's
-environment. Either way the variables that name evaluation data are removed, and the worker's
+environment. Either way the variables that name evaluation data or hold the tiny world's key
+(``SELBENCH_TINYWORLD_KEY``: with it a plugin could regenerate the answer key) are removed, and the worker's
 caches (vLLM, XDG, matplotlib) point into its private temporary folder, the only place besides
 its scratch folder where it may write.
 """
@@ -29,7 +30,7 @@ _ALLOWED = re.compile(
     r"SELBENCH_CACHE|SELBENCH_HUB_MIRROR|SELBENCH_SANDBOX|SELBENCH_PLUGIN_[A-Z0-9_]+)$")
 # names that look like secrets are refused even when a prefix above would allow them
 _SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|SESSION|COOKIE|_URL$|_URI$|DSN)", re.I)
-_NAMES_EVAL_DATA = ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ", "SELBENCH_DATA_DIR")
+_NAMES_EVAL_DATA = ("SELBENCH_EVAL_DATA", "SELBENCH_DENY_READ", "SELBENCH_DATA_DIR", "SELBENCH_TINYWORLD_KEY")
 
 
 def worker_env(network: bool = False, private_tmp: str | None = None) -> dict[str, str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from selbench.errors import SelbenchError
 from selbench.paths import cache_root
+from selbench.services.errors import ServiceError
 
 if TYPE_CHECKING:
     from selbench.cost.meter import CostMeter
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from selbench.services.judge import JudgeService
     from selbench.services.model import LoadedModel
     from selbench.specs.models import ModelSpec, Spec
-
-
-class ServiceError(SelbenchError):
-    """A service cannot be built as asked (no spec to name the model, a judge that fails...)."""
 
 
 class Services(dict):

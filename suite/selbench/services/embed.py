@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from selbench.cost.meter import CostMeter, transformer_forward_flops
-from selbench.services.container import ServiceError
+from selbench.services.errors import ServiceError
 from selbench.services.model import LoadedModel
 from selbench.models.padding import length_sorted_batches, right_pad
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from selbench.cost.meter import CostMeter, transformer_forward_flops
-from selbench.services.container import ServiceError
+from selbench.services.errors import ServiceError
 
 Messages = list[dict[str, str]]
 

@@ -17,7 +17,9 @@ from selbench import __version__
 from selbench.atomic import atomic_write_json
 from selbench.errors import SelbenchError
 from selbench.selection.isolation import Limits
+from selbench.safe_text import printable
 from selbench.submissions.errors import VerificationError
+from selbench.submissions.pool_provenance import WORLD, pool_provenance
 from selbench.submissions.validate import Submission, load_submission
 
 VERIFIED_SCHEMA = "selbench.verification/v1"
@@ -64,6 +66,12 @@ def verify(folder: str | Path, *, out: str | Path, max_selections: int | None = 
         pool = pools[pool_name]
         fingerprint = next(r.pool_fingerprint for r in sub.rows if r.pool == pool_name)
         if pool.fingerprint != fingerprint:
+            theirs = pool_provenance(sub).get(pool_name, {}).get(WORLD)
+            if pool.provenance.get(WORLD) is not None and theirs != pool.provenance.get(WORLD):
+                raise VerificationError(f"{sub.slug}: pool {pool_name} was made in another tiny world (world key "
+                                        f"{printable(str(theirs))[:16]}, this machine's {pool.provenance[WORLD]}): the "
+                                        "tiny world is secret per install, so only runs made with this machine's key "
+                                        "can be verified here")
             raise VerificationError(f"{sub.slug}: pool {pool_name} has fingerprint {pool.fingerprint[:12]} here, "
                                     f"the submission used {fingerprint[:12]}")
         try:

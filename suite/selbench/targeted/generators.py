@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from selbench.targeted.query_set import QueryItem, QuerySetError
+from selbench.targeted.query_item import QueryItem, QuerySetError
+from selbench.tinyworld.key import world_key
 from selbench.tinyworld.world import ATTRIBUTES, make_world
 
 #: attribute -> phrasings used only by query sets (disjoint from the pool and evaluation questions)
@@ -39,7 +40,7 @@ def tiny_world_queries(attribute: str = "pet", entities: int = 24, seed: int = 0
         raise QuerySetError(f"tiny-world has no attribute {attribute!r} (it has {sorted(QUERY_QUESTIONS)})")
     if not 1 <= per_entity <= len(QUERY_QUESTIONS[attribute]):
         raise QuerySetError(f"per_entity must be between 1 and {len(QUERY_QUESTIONS[attribute])}")
-    world = make_world(entities, seed)
+    world = make_world(entities, seed, key=world_key())  # the pool's world: the install's key
     items = []
     for fact in world.facts:
         if fact.attribute != attribute:

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from selbench.hashing import sha256_file, sha256_json
-from selbench.targeted.query_set import QueryItem, QuerySetError, resolve_local
+from selbench.targeted.query_item import QueryItem, QuerySetError, resolve_local
 
 FORMATS = ("auto", "hub", "less-bbh", "bbh-shots", "less-tydiqa", "tydiqa-squad", "gsm8k", "mmlu-dev", "mmlu-pro",
            "rows")

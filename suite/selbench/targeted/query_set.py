@@ -10,34 +10,10 @@ needs (or is allowed) to open evaluation folders. Parsers for the source formats
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from selbench.data_paths import HOW_TO_PROVIDE, eval_data_root
-from selbench.errors import SelbenchError
 from selbench.hashing import sha256_json
-
-
-class QuerySetError(SelbenchError):
-    """A query set that cannot be loaded or parsed as its spec says."""
-
-
-@dataclass(frozen=True)
-class QueryItem:
-    """One query example: the user's ``prompt`` and the answer ``label`` (loss is on the label)."""
-
-    id: str
-    prompt: str
-    label: str
-
-    @property
-    def text(self) -> str:
-        """Prompt and label as one text (RDS+/EMBED embed the query this way)."""
-        return f"{self.prompt} {self.label}"
-
-    def as_row(self) -> dict[str, str]:
-        """The item as an instruction/output row (the training templates' format)."""
-        return {"id": self.id, "instruction": self.prompt, "input": "", "output": self.label}
+from selbench.targeted.query_item import QueryItem, QuerySetError, resolve_local
 
 
 @dataclass(frozen=True)
@@ -99,12 +75,3 @@ def load_query_set_spec(qs: Any, name: str) -> QuerySet:
     return QuerySet(name=name, items=tuple(items), provenance=provenance)
 
 
-def resolve_local(path: str) -> Path:
-    """A query-set path: absolute, or relative to the evaluation data root (:mod:`selbench.data_paths`)."""
-    p = Path(path).expanduser()
-    if p.is_absolute():
-        return p
-    root = eval_data_root()
-    if root is None:
-        raise QuerySetError(f"query set path {path!r} is relative but no evaluation data root is set: {HOW_TO_PROVIDE}")
-    return root / p

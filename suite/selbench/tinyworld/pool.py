@@ -5,8 +5,10 @@ Every fact is asked with each pool question template; a share of the examples is
 (answers a different question about the same entity) or ``noise`` (the answer padded with
 gibberish). Format examples ask for the answer in lowercase or capital letters (IFEval-style);
 their corrupted form ignores the instruction. The rows handed to the pool loader carry only
-instruction/input/output/category; the corruption kind lives in :func:`labelled_rows`, which
-test-only oracle selectors and the known-answer test recompute from the same seed.
+instruction/input/output/category; the corruption kind lives in :func:`labelled_rows`. The world's
+facts and the corruption draw are keyed by the install's secret (:mod:`selbench.tinyworld.key`):
+the seed alone, which a plugin can read in the spec, does not give the key; the known-answer
+test computes it in the parent and hands its oracles the labels.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from selbench.tinyworld.key import key_fingerprint, keyed_seed, world_key
 from selbench.tinyworld.world import ATTRIBUTES, Fact, World, make_world
 
 CORRUPTIONS = ("wrong", "truncated", "off_task", "noise")
@@ -38,12 +41,15 @@ def _corrupt(kind: str, fact: Fact, world: World, rng: random.Random) -> str:
     return f"{fact.answer()} {noise}"
 
 
-def labelled_rows(entities: int = 24, seed: int = 0, corrupted_fraction: float = 0.35, format_share: float = 0.2) -> list[dict[str, Any]]:
-    """All pool rows with their hidden ``kind`` ("clean" or a corruption) and fact."""
+def labelled_rows(entities: int = 24, seed: int = 0, corrupted_fraction: float = 0.35, format_share: float = 0.2,
+                  *, key: str | None = None) -> list[dict[str, Any]]:
+    """All pool rows with their hidden ``kind`` ("clean" or a corruption) and fact, in the world of
+    ``key`` (the install's key when ``None``)."""
     if not 0.0 <= corrupted_fraction <= 1.0 or not 0.0 <= format_share < 1.0:
         raise ValueError("corrupted_fraction must be in [0, 1] and format_share in [0, 1)")
-    world = make_world(entities, seed)
-    rng = random.Random(seed + 1)
+    key = world_key() if key is None else key
+    world = make_world(entities, seed, key=key)
+    rng = random.Random(keyed_seed(key, "pool", seed))
     rows: list[dict[str, Any]] = []
     for fact in world.facts:
         questions = ATTRIBUTES[fact.attribute][0]
@@ -76,4 +82,11 @@ def generate_tiny_world_pool(entities: int = 24, seed: int = 0, corrupted_fracti
     return [{k: r[k] for k in ("instruction", "input", "output", "category")} for r in rows]
 
 
-generate_tiny_world_pool.version = 1  # type: ignore[attr-defined]
+def world_identity() -> dict[str, str]:
+    """What names this install's world in a pool's cache key and provenance (never the key)."""
+    return {"world_key": key_fingerprint(world_key())}
+
+
+# 2: facts and corruptions keyed by the install's secret (1: drawn from the public seed)
+generate_tiny_world_pool.version = 2  # type: ignore[attr-defined]
+generate_tiny_world_pool.identity = world_identity  # type: ignore[attr-defined]

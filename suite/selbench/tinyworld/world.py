@@ -4,7 +4,9 @@ Each fact (entity, attribute) has a true value and a fixed *wrong twin*: every c
 example that states a wrong value states that twin, so a model trained on corrupted examples
 learns a consistent falsehood, and the correct-vs-wrong likelihood pair measures which one it
 learned. Names are pronounceable pseudo-words drawn from a seeded generator, so the world is
-disjoint from any text the base model saw.
+disjoint from any text the base model saw. A pool's world is *keyed* (``key``): its values and
+wrong twins come from the install's secret (:mod:`selbench.tinyworld.key`), its names from the
+public seed; the pretraining world is unkeyed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from selbench.tinyworld.key import keyed_seed
 
 _ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "gr", "st", "tr", "kl")
 _VOWELS = ("a", "e", "i", "o", "u", "ai", "ou")
@@ -78,11 +82,13 @@ def _pseudo_word(rng: random.Random, syllables: int) -> str:
     return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(syllables)).capitalize()
 
 
-def make_world(entities: int = 24, seed: int = 0, *, exclude: Iterable[str] = ()) -> World:
+def make_world(entities: int = 24, seed: int = 0, *, exclude: Iterable[str] = (), key: str | None = None) -> World:
     """``entities`` people, each with a city, a favourite colour, a pet and a favourite food.
 
     Names and cities in ``exclude`` are never used (the pretraining world excludes every name a
-    pool world can use); with the default empty ``exclude`` the world is the pool's world.
+    pool world can use). Names and cities depend on ``seed`` alone; with a ``key`` the facts
+    (values and wrong twins) are drawn from the key, so code that knows only the seed cannot
+    regenerate them. Without one the whole world follows from the seed (the pretraining world).
     """
     if entities < 2:
         raise ValueError("the world needs at least 2 entities")
@@ -99,6 +105,8 @@ def make_world(entities: int = 24, seed: int = 0, *, exclude: Iterable[str] = ()
         if city not in cities and city not in names and city not in banned:
             cities.append(city)
     values = {**VALUES, "city": tuple(cities)}
+    if key is not None:
+        rng = random.Random(keyed_seed(key, "facts", seed))
     facts = []
     for name in names:
         for attribute in ATTRIBUTES:
