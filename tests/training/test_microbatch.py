@@ -93,3 +93,21 @@ def test_liger_on_cpu_is_one_clear_recipe_error(short_recipe) -> None:
 
     with pytest.raises(RecipeError, match="kernels: liger needs a CUDA GPU"):
         check_speed_options(short_recipe.model_copy(update={"kernels": "liger"}), "cpu")
+
+
+def test_batch_plan_with_a_token_budget(short_recipe) -> None:
+    from selbench.training.stage import batch_plan
+
+    padded = short_recipe.model_copy(update={"packing": "none", "effective_batch_size": 128,
+                                             "micro_batch_tokens": 16384})
+    assert batch_plan(padded, 1) == (128, 1) and batch_plan(padded, 4) == (32, 1)  # a device's whole share
+    blocks = padded.model_copy(update={"packing": "constant_length", "max_length": 512})
+    assert batch_plan(blocks, 1) == (32, 4)  # 16384 // 512 blocks a micro-batch
+
+
+def test_speed_knobs_at_their_defaults_leave_every_builtin_recipe_dump_as_it_was() -> None:
+    from selbench.specs.loader import builtin_spec_names, load_spec
+
+    for name in builtin_spec_names():
+        dump = load_spec(name).recipe.model_dump(mode="json")
+        assert not {"micro_batch_tokens", "kernels", "compile"} & set(dump), name
