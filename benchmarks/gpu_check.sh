@@ -21,8 +21,9 @@ export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 PY=${PYTHON:-python}
 if [ -n "$WHEELS" ]; then
   TARGET=$(mktemp -d /tmp/selbench-pins-XXXX)
-  tag=cp$($PY -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
-  wheels=$(ls "$WHEELS"/*.whl | grep -E -e '-py3-none-any|-py2.py3-none-any' -e "-$tag-" -e '-abi3-' )
+  ver=$($PY -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
+  # pure wheels, this CPython's binary wheels (cpXY, or pyXY as multiprocess names them), abi3 ones
+  wheels=$(ls "$WHEELS"/*.whl | grep -E -e '-py3-none-any|-py2.py3-none-any' -e "-(cp|py)$ver-" -e '-abi3-')
   $PY -m pip install --quiet --no-index --no-deps --target "$TARGET" $wheels
   export PYTHONPATH="$TARGET:$PWD/suite${PYTHONPATH:+:$PYTHONPATH}"
 else

@@ -12,9 +12,10 @@ DIR=${1:-gpu-wheels}
 mkdir -p "$DIR"
 PURE=(transformers==5.19.0 peft==0.21.2 datasets==5.2.0 accelerate==1.15.0 pydantic==2.14.4
       annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0 dill==0.4.1 liger-kernel==0.8.5)
-python -m pip download --no-deps -d "$DIR" "${PURE[@]}"
+${PYTHON:-python3} -m pip download --no-deps -d "$DIR" "${PURE[@]}"
 for py in 310 311 312 313; do
-  python -m pip download --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
-    --python-version "$py" -d "$DIR" tokenizers==0.23.3 pydantic-core==2.50.5 multiprocess==0.70.19 xxhash==4.1.0
+  ${PYTHON:-python3} -m pip download --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    --python-version "$py" -d "$DIR" tokenizers==0.23.3 pydantic-core==2.50.5 multiprocess==0.70.19 xxhash==4.1.0 \
+    || echo "warning: no complete wheel set for CPython $py"
 done
 ls -la "$DIR"
