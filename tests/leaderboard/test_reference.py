@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from selbench.hashing import sha256_file
+from selbench.leaderboard.aggregate import LeaderboardError
 from selbench.leaderboard.build import build
 from selbench.results.items import read_item_scores, write_item_scores
 from selbench.submissions.validate import load_submission
@@ -77,3 +78,12 @@ def test_rows_of_another_tiny_world_are_told_apart_from_another_version(tmp_path
     assert "same-world" not in skipped
     assert "another tiny world" in skipped["other-world"] and "bbbb" in skipped["other-world"]
     assert "another version" in skipped["older-pool"] and "tiny world" not in skipped["older-pool"]
+    only_other = tmp_path / "only-other"
+    only_other.mkdir()
+    other.rename(only_other / other.name)
+    try:
+        build(only_other, tmp_path / "site2", verified=tmp_path / "v.json", n_boot=200, reference=reference)
+    except LeaderboardError as exc:
+        assert "another tiny world" in str(exc)  # the reason, not "no valid submissions"
+    else:
+        raise AssertionError("a board with nothing comparable was built")

@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from selbench.leaderboard.aggregate import N_BOOT, Leaderboard, aggregate
+from selbench.leaderboard.aggregate import N_BOOT, Leaderboard, LeaderboardError, aggregate
 from selbench.leaderboard.reference import load_reference, mismatch, with_reference
 from selbench.leaderboard.site import build_site
 from selbench.submissions.errors import SubmissionError
@@ -81,6 +81,9 @@ def build(submissions: str | Path = "submissions", out: str | Path = "leaderboar
     records = load_records(verified)
     statuses = {s.slug: status_of(s, records) for s in subs}  # hashes of the files as submitted
     ranked, incomparable, reference_rows = _against_reference(subs, reference, spec_id)
+    if not ranked and incomparable:  # say why, rather than "no valid submissions"
+        raise LeaderboardError("no submission is comparable with the leaderboard's reference rows: "
+                               + "; ".join(f"{slug}: {why}" for slug, why in incomparable))
     lb = aggregate(ranked, statuses=statuses, spec_id=spec_id, n_boot=n_boot, seed=seed)
     lb.skipped.extend((slug, f"invalid: {reason}") for slug, reason in rejected)
     lb.skipped.extend(incomparable)
