@@ -219,7 +219,8 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
                         deferred.append((name, bench, bdir, body, {"server": server.info()}))
                         continue
                     body = _run_one(bench, target, bdir, spec=spec, limit=limit or bench.limit,
-                                    lora=name in adapters, tokenizer_dir=resolved.source)
+                                    lora=name in adapters, tokenizer_dir=resolved.source,
+                                    fine_tuned=name in adapters or name in fulls)
                     record = price(meter.stop(), spec.cost_model)
                     summary = {"benchmark": bench.model_dump(), **common, **body,
                                "wall_s": round(time.monotonic() - t0, 2), "cost": record.to_dict(),
@@ -318,7 +319,9 @@ def _query_set_rows(spec: Spec, target: str, bdir: Path) -> Path:
 
 
 def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, limit: int | None, lora: bool,
-             tokenizer_dir: str) -> dict[str, Any]:
+             tokenizer_dir: str, fine_tuned: bool | None = None) -> dict[str, Any]:
+    """``lora``: served as a LoRA adapter; ``fine_tuned`` (default ``lora``): trained with the chat
+    template (an adapter or a full fine-tune: the targeted track's ``chat: auto`` tasks use it)."""
     records = Records(bdir / "records.jsonl")
     opts = bench.options
     if bench.kind == "llmbar":
@@ -356,7 +359,8 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
     if bench.kind == "lm_eval":  # a target task of the targeted track (BBH, GSM8K, MMLU, ...)
         from selbench.evaluation.target_tasks import run_lm_eval_task
 
-        return run_lm_eval_task(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
+        return run_lm_eval_task(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir,
+                                fine_tuned=fine_tuned)
     if bench.kind in ("ifeval", "openllm"):
         return _run_lm_eval(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     raise UnknownBenchmarkError(f"benchmark kind '{bench.kind}' is not run by the evaluation stage")
