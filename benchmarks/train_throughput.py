@@ -21,6 +21,10 @@ everything loaded so far). Prints a table and one JSON object (``--json`` writes
 
     python benchmarks/train_throughput.py --device cpu --shape tiny   # a few minutes on 2 cores (effective batch 16 on CPU)
     python benchmarks/train_throughput.py --device cuda --shape 7b --json /tmp/tp.json   # H200: ~4 min
+    python benchmarks/train_throughput.py --device cuda --shape 7b --variants liger,compile,liger+compile
+
+``--variants`` adds arms of (b) with the recipe's speed options on (``kernels: liger``,
+``compile: true``, ``micro_batch_tokens``); ``--recipe targeted-v1`` measures the padded path.
 
 The GPU run needs torch with CUDA, transformers (>= 4.54), peft, datasets, pydantic and the
 suite on PYTHONPATH (``PYTHONPATH=suite``); vLLM is not needed.
@@ -183,9 +187,26 @@ def _step_timer(device: str, warmup: int) -> Any:
     return StepTimer()
 
 
+def parse_variant(text: str) -> dict[str, Any]:
+    """``liger``, ``compile``, ``tokens=N`` (micro_batch_tokens), joined by ``+``: recipe updates."""
+    update: dict[str, Any] = {}
+    for part in filter(None, text.split("+")):
+        if part == "liger":
+            update["kernels"] = "liger"
+        elif part == "compile":
+            update["compile"] = True
+        elif part.startswith("tokens="):
+            update["micro_batch_tokens"] = int(part.split("=", 1)[1])
+        else:
+            raise SystemExit(f"error: unknown variant part '{part}' (liger, compile, tokens=N; join with +)")
+    return update
+
+
 def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Path, steps: int, warmup: int,
-                per_device: int | None, effective_batch: int | None, full: bool = False) -> dict[str, Any]:
-    """(b): ``run_training`` with the chasing-random-v1 recipe on the synthetic pool."""
+                per_device: int | None, effective_batch: int | None, full: bool = False,
+                recipe_name: str = "chasing-random-v1", variant: dict[str, Any] | None = None) -> dict[str, Any]:
+    """(b): ``run_training`` with the chasing-random-v1 recipe (or ``recipe_name``'s) on the synthetic pool;
+    ``variant``: the speed options to switch on (recipe fields)."""
     from selbench.hashing import ids_sha256
     from selbench.pools.loader import load_pool
     from selbench.specs.loader import load_spec
@@ -196,7 +217,7 @@ def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Pat
     work.mkdir(parents=True, exist_ok=True)
     pool_file = work / "pool.jsonl"
     pool_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = load_spec("chasing-random-v1")
+    spec = load_spec(recipe_name)
     pool_spec = PoolSpec(name="synthetic", path=str(pool_file), fields="alpaca")
     base = ModelSpec(name="random-llama", path=str(folder), dtype="bfloat16" if device == "cuda" else "float32")
     spec = spec.model_copy(update={"pools": [pool_spec], "base_model": base})
@@ -208,6 +229,7 @@ def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Pat
     if full:
         update.update(method="full", learning_rate=2e-5, gradient_checkpointing=True,
                       optimizer="adamw_torch_fused" if device == "cuda" else "adamw_torch")
+    update.update(variant or {})
     recipe = spec.recipe.model_copy(update=update)
     pool = load_pool(pool_spec, cache=work / "cache")
     ids = list(pool.data["id"])
@@ -221,12 +243,13 @@ def suite_train(folder: Path, device: str, rows: list[dict[str, str]], work: Pat
     return {"tokens_per_step": statistics.median(timer.tokens), "step_s": statistics.median(timer.times),
             "tokens_per_s": sum(timer.tokens) / sum(timer.times), "peak_memory_gib": _peak_memory_gib(device),
             "flops_per_token_factor": 6 if full else 4,
-            "config": f"chasing-random-v1 recipe: " + ("full fine-tuning, gradient checkpointing, "
+            "config": f"{recipe_name} recipe: " + ("full fine-tuning, gradient checkpointing, "
                                                        f"{recipe.optimizer}, " if full else
                                                        f"LoRA r={recipe.lora.r} alpha={recipe.lora.alpha} all linear, ") +
                       f"packing {recipe.packing} {recipe.max_length}, batch {recipe.effective_batch_size} = "
                       f"{tr['per_device_batch_size']} x {tr['gradient_accumulation_steps']} accumulation, "
-                      f"{tr['precision']}, {tr['attn_implementation']}",
+                      f"{tr['precision']}, {tr['attn_implementation']}, micro-batches {tr.get('micro_batches')}, "
+                      f"kernels {recipe.kernels}, compile {recipe.compile}",
             "data": rec["data"], "steps": rec["steps"]}
 
 
@@ -244,6 +267,11 @@ def main() -> int:
     ap.add_argument("--full", action="store_true",
                     help="also run (c): the same recipe with method: full (lr 2e-5, gradient checkpointing, fused AdamW "
                          "on CUDA): its tokens/s (at 6N per token) and peak memory")
+    ap.add_argument("--recipe", default="chasing-random-v1",
+                    help="the spec whose recipe arm (b) runs (targeted-v1: padded batches, where tokens=N matters)")
+    ap.add_argument("--variants", default="",
+                    help="comma-separated extra arms of (b) with speed options on: liger, compile, tokens=N "
+                         "(micro_batch_tokens), combined with + (e.g. liger+compile,tokens=16384)")
     ap.add_argument("--skip", choices=["plain", "suite"], default=None)
     ap.add_argument("--json", default=None)
     opts = ap.parse_args()
@@ -270,8 +298,12 @@ def main() -> int:
         if opts.skip != "plain":
             arms["plain HF + peft loop"] = plain_loop(folder, opts.device, steps, opts.warmup, 8, 512)
         if opts.skip != "suite":
-            arms["selbench train (chasing-random-v1)"] = suite_train(folder, opts.device, rows, Path(tmp), steps, opts.warmup,
-                                                                    opts.per_device, effective)
+            arms[f"selbench train ({opts.recipe})"] = suite_train(folder, opts.device, rows, Path(tmp), steps, opts.warmup,
+                                                                 opts.per_device, effective, recipe_name=opts.recipe)
+        for k, text in enumerate(v for v in opts.variants.split(",") if v):
+            arms[f"selbench train ({opts.recipe}) + {text}"] = suite_train(
+                folder, opts.device, rows, Path(tmp) / f"variant-{k}", steps, opts.warmup, opts.per_device, effective,
+                recipe_name=opts.recipe, variant=parse_variant(text))
         if opts.full:
             arms["selbench train, method: full"] = suite_train(folder, opts.device, rows, Path(tmp) / "full", steps, opts.warmup,
                                                                opts.per_device, effective, full=True)

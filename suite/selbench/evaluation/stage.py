@@ -1,5 +1,6 @@
-"""The evaluation stage: one vLLM server for the base model (+ the adapter), every benchmark
-through it, a JSON summary and per-item JSONL records per benchmark.
+"""The evaluation stage: one vLLM server for the base model (+ the LoRA adapters), one per fully
+fine-tuned model (``method: full`` artifacts are model folders vLLM serves as models of their
+own), every benchmark through them, a JSON summary and per-item JSONL records per benchmark.
 
 Layout: ``<out>/eval/<spec>/<target>-<key12>/`` with ``evaluation.json`` (all summaries),
 ``server/`` (vLLM logs) and per benchmark ``<name>/summary.json`` + ``<name>/records.jsonl``.
@@ -61,7 +62,8 @@ class EvalResult:
 def run_evaluation(spec: Spec, *, adapter: Path | None, benchmarks: list[str], out_dir: Path,
                    limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
                    random_outputs: list[Path] | None = None, progress: Any = None) -> EvalResult:
-    """Evaluate one model: the base (``adapter=None``) or the base + one LoRA adapter."""
+    """Evaluate one model: the base (``adapter=None``), the base + one LoRA adapter, or a fully
+    fine-tuned model folder (a ``method: full`` training artifact)."""
     name = ADAPTER_NAME if adapter is not None else "base"
     return run_evaluation_many(spec, targets={name: adapter}, benchmarks=benchmarks, out_dir=out_dir, limit=limit,
                                port=port, start_timeout=start_timeout, random_outputs=random_outputs,
@@ -76,14 +78,28 @@ def _adapter_dir(adapter: Path) -> Path:
     return adapter
 
 
+def full_model_dir(path: Path | str) -> Path | None:
+    """The complete model folder a ``method: full`` training wrote (the artifact folder or its
+    ``model/``), or ``None`` when ``path`` is not one (then it must be a LoRA adapter).
+
+    A full fine-tune is a saved transformers model (``config.json`` + weights, no
+    ``adapter_config.json``): vLLM serves it as a model of its own, not as an adapter on the base."""
+    path = Path(path)
+    for folder in (path / "model", path):
+        if (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+            return folder
+    return None
+
+
 def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmarks: list[str] | dict[str, list[str]],
                         out_dir: Path,
                         limit: int | None = None, port: int | None = None, start_timeout: float = 600.0,
                         random_outputs: list[Path] | None = None, progress: Any = None,
                         pooled_from: dict[str, list[str]] | None = None) -> dict[str, EvalResult]:
-    """Evaluate several models (name -> adapter folder, or None for the base) through ONE vLLM
-    server serving every adapter. A target whose evaluation is complete is reused, and the
-    server is not started at all when every target is done. ``benchmarks`` is one list for every
+    """Evaluate several models (name -> adapter folder, a full model folder, or None for the base)
+    through ONE vLLM server serving the base and every adapter, plus one server per full model,
+    started one after another. A target whose evaluation is complete is reused, and no
+    server is started at all when every target is done. ``benchmarks`` is one list for every
     target, or a list per target (the targeted track evaluates a targeted cell on its own task).
 
     AlpacaEval runs in two phases: every target's outputs are generated first, then the judge
@@ -102,7 +118,9 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
     if not targets or not all(per_target.values()):
         raise UnknownBenchmarkError("no benchmark given (--benchmarks ifeval,alpaca_eval,llmbar,openllm,query_loss)")
     selected = list({b.name: b for bs in per_target.values() for b in bs}.values())
-    adapters = {name: _adapter_dir(path) for name, path in targets.items() if path is not None}
+    fulls = {name: folder for name, path in targets.items() if path is not None
+             and (folder := full_model_dir(path)) is not None}
+    adapters = {name: _adapter_dir(path) for name, path in targets.items() if path is not None and name not in fulls}
     resolved = resolve_base_model(spec.base_model)
     template = get_template(spec.recipe.template)
     tokenizer = load_tokenizer(resolved)
@@ -116,9 +134,15 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
         adapter_key = None if adapter_info is None else {k: v for k, v in adapter_info.items() if k != "path"}
         identity = {"spec": spec.id, "model": resolved.identity, "adapter": adapter_key, "template": template.sha256,
                     "decoding": spec.decoding.model_dump()}
+        full_info = None
+        if name in fulls:  # keyed by the trained weights' content, like an adapter (base/LoRA keys unchanged)
+            full_info = {"path": str(fulls[name].resolve()), "identity": folder_identity(fulls[name])}
+            identity["full_model"] = full_info["identity"]
         key = sha256_json(identity)
-        folder = out_dir / "eval" / spec.name / f"{'adapter' if adapter else 'base'}-{key[:12]}"
-        plans[name] = {"adapter": adapter_info, "identity": identity, "key": key, "folder": folder}
+        kind = "full" if full_info else "adapter" if adapter else "base"
+        folder = out_dir / "eval" / spec.name / f"{kind}-{key[:12]}"
+        plans[name] = {"adapter": adapter_info, "full_model": full_info, "identity": identity, "key": key,
+                       "folder": folder}
     pooled_from = pooled_from or {}
 
     def pooled_files(name: str, bench: BenchmarkSpec) -> list[Path]:
@@ -142,65 +166,99 @@ def run_evaluation_many(spec: Spec, *, targets: dict[str, Path | None], benchmar
     first = plans[todo[0]]["folder"]
     first.mkdir(parents=True, exist_ok=True)
     (first / "chat_template.jinja").write_text(tokenizer.chat_template)
-    server = VllmServer(
-        resolved.source, served_name="base", adapters={n: adapters[n] for n in todo if n in adapters}, port=port,
-        log_dir=first / "server", max_model_len=max_len, chat_template=first / "chat_template.jinja",
-        start_timeout=start_timeout,
-        dtype="float32" if spec.base_model.dtype in ("auto", "float32") and not _cuda() else spec.base_model.dtype,
-        max_logprobs=20, logprobs_mode="processed_logprobs" if (self_judge and force) else None,
-    )
-    say(f"starting vLLM ({resolved.source}, {len([n for n in todo if n in adapters])} adapter(s))…")
+
+    def make_server(source: str, served_name: str, group_adapters: dict[str, Path], log_dir: Path) -> VllmServer:
+        return VllmServer(
+            source, served_name=served_name, adapters=group_adapters, port=port,
+            log_dir=log_dir, max_model_len=max_len, chat_template=first / "chat_template.jinja",
+            start_timeout=start_timeout,
+            dtype="float32" if spec.base_model.dtype in ("auto", "float32") and not _cuda() else spec.base_model.dtype,
+            max_logprobs=20, logprobs_mode="processed_logprobs" if (self_judge and force) else None,
+        )
+
+    groups = _server_groups(todo, adapters, fulls, resolved.source)
     deferred: list[tuple[str, BenchmarkSpec, Path, dict[str, Any], dict[str, Any]]] = []
     commons: dict[str, dict[str, Any]] = {}
-    server.start()
+    server: VllmServer | None = None
     try:
-        for name in todo:
-            plan = plans[name]
-            folder = plan["folder"]
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "chat_template.jinja").write_text(tokenizer.chat_template)
-            served = name if name in adapters else "base"
-            common = {"spec": spec.id, "target": served, "model": {"name": resolved.name, "source": resolved.source,
-                      "identity": resolved.identity, "key": resolved.key}, "adapter": plan["adapter"],
-                      "chat_template_sha256": template.sha256, "decoding": spec.decoding.model_dump(),
-                      "versions": versions(), "limit": limit}
-            commons[name] = common
-            results[name] = EvalResult(folder)
-            target = Target(served, server, tokenizer, max_len)
-            for bench in per_target[name]:
-                bdir = folder / bench.name
-                bdir.mkdir(parents=True, exist_ok=True)
-                say(f"{name}: {bench.name} ({bench.kind})…")
-                meter = CostMeter().start()
-                t0 = time.monotonic()
-                if bench.kind == "alpaca_eval":  # generate now, judge once every target's outputs exist
-                    from selbench.evaluation.alpaca_stage import generate
+        for source, served_name, names in groups:
+            if server is not None:
+                server.stop()  # one model in memory at a time
+            group_adapters = {n: adapters[n] for n in names if n in adapters}
+            server = make_server(source, served_name, group_adapters,
+                                 (first if source == resolved.source else plans[names[0]]["folder"]) / "server")
+            say(f"starting vLLM ({source}, {len(group_adapters)} adapter(s))…")
+            server.start()
+            for name in names:
+                plan = plans[name]
+                folder = plan["folder"]
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "chat_template.jinja").write_text(tokenizer.chat_template)
+                served = name if name in adapters else served_name
+                common = {"spec": spec.id, "target": served, "model": {"name": resolved.name, "source": resolved.source,
+                          "identity": resolved.identity, "key": resolved.key}, "adapter": plan["adapter"],
+                          "chat_template_sha256": template.sha256, "decoding": spec.decoding.model_dump(),
+                          "versions": versions(), "limit": limit}
+                if plan["full_model"] is not None:
+                    common["full_model"] = plan["full_model"]
+                commons[name] = common
+                results[name] = EvalResult(folder)
+                target = Target(served, server, tokenizer, max_len)
+                for bench in per_target[name]:
+                    bdir = folder / bench.name
+                    bdir.mkdir(parents=True, exist_ok=True)
+                    say(f"{name}: {bench.name} ({bench.kind})…")
+                    meter = CostMeter().start()
+                    t0 = time.monotonic()
+                    if bench.kind == "alpaca_eval":  # generate now, judge once every target's outputs exist
+                        from selbench.evaluation.alpaca_stage import generate
 
-                    body = generate(bench, target, bdir, spec=spec, limit=limit or bench.limit)
-                    body["cost"] = price(meter.stop(), spec.cost_model).to_dict()
-                    body["wall_s"] = round(time.monotonic() - t0, 2)
-                    deferred.append((name, bench, bdir, body, {"server": server.info()}))
-                    continue
-                body = _run_one(bench, target, bdir, spec=spec, limit=limit or bench.limit, lora=served != "base",
-                                tokenizer_dir=resolved.source)
-                record = price(meter.stop(), spec.cost_model)
-                summary = {"benchmark": bench.model_dump(), **common, **body, "wall_s": round(time.monotonic() - t0, 2),
-                           "cost": record.to_dict(), "server": server.info()}
-                atomic_write_json(bdir / "summary.json", summary)
-                results[name].summaries[bench.name] = summary
-            if not any(d[0] == name for d in deferred):  # done: a killed run reuses it
-                _write_evaluation(plan, results[name], server)
+                        body = generate(bench, target, bdir, spec=spec, limit=limit or bench.limit)
+                        body["cost"] = price(meter.stop(), spec.cost_model).to_dict()
+                        body["wall_s"] = round(time.monotonic() - t0, 2)
+                        deferred.append((name, bench, bdir, body, {"server": server.info()}))
+                        continue
+                    body = _run_one(bench, target, bdir, spec=spec, limit=limit or bench.limit,
+                                    lora=name in adapters, tokenizer_dir=resolved.source,
+                                    fine_tuned=name in adapters or name in fulls)
+                    record = price(meter.stop(), spec.cost_model)
+                    summary = {"benchmark": bench.model_dump(), **common, **body,
+                               "wall_s": round(time.monotonic() - t0, 2), "cost": record.to_dict(),
+                               "server": server.info()}
+                    atomic_write_json(bdir / "summary.json", summary)
+                    results[name].summaries[bench.name] = summary
+                if not any(d[0] == name for d in deferred):  # done: a killed run reuses it
+                    _write_evaluation(plan, results[name], server)
         if deferred:
             from selbench.evaluation.alpaca_stage import judge_all
 
+            assert server is not None
+            if self_judge and server.model != resolved.source:  # the self-judge is the base model itself
+                server.stop()
+                server = make_server(resolved.source, "base", {}, first / "judge-base-server")
+                say(f"starting vLLM ({resolved.source}) as the judge…")
+                server.start()
             judge_all(spec, deferred, commons, results, main=server, main_tokenizer=tokenizer, main_max_len=max_len,
                       pooled_files=pooled_files, self_judge=self_judge, force=force, start_timeout=start_timeout,
                       progress=say)
             for name in dict.fromkeys(d[0] for d in deferred):
                 _write_evaluation(plans[name], results[name], server)
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
     return results
+
+
+def _server_groups(todo: list[str], adapters: dict[str, Path], fulls: dict[str, Path],
+                   base_source: str) -> list[tuple[str, str, list[str]]]:
+    """``(model folder vLLM serves, served name, targets)`` per server, in start order: one server
+    per fully fine-tuned model (it is a model of its own), then one for the base and every LoRA
+    adapter, last so that a self-judging AlpacaEval can reuse it as the judge."""
+    groups = [(str(fulls[name]), name, [name]) for name in todo if name in fulls]
+    rest = [name for name in todo if name not in fulls]
+    if rest:
+        groups.append((base_source, "base", rest))
+    return groups
 
 
 def _write_evaluation(plan: dict[str, Any], result: EvalResult, server: VllmServer) -> None:
@@ -261,7 +319,9 @@ def _query_set_rows(spec: Spec, target: str, bdir: Path) -> Path:
 
 
 def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, limit: int | None, lora: bool,
-             tokenizer_dir: str) -> dict[str, Any]:
+             tokenizer_dir: str, fine_tuned: bool | None = None) -> dict[str, Any]:
+    """``lora``: served as a LoRA adapter; ``fine_tuned`` (default ``lora``): trained with the chat
+    template (an adapter or a full fine-tune: the targeted track's ``chat: auto`` tasks use it)."""
     records = Records(bdir / "records.jsonl")
     opts = bench.options
     if bench.kind == "llmbar":
@@ -299,7 +359,8 @@ def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, li
     if bench.kind == "lm_eval":  # a target task of the targeted track (BBH, GSM8K, MMLU, ...)
         from selbench.evaluation.target_tasks import run_lm_eval_task
 
-        return run_lm_eval_task(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
+        return run_lm_eval_task(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir,
+                                fine_tuned=fine_tuned)
     if bench.kind in ("ifeval", "openllm"):
         return _run_lm_eval(bench, target, bdir, spec=spec, limit=limit, lora=lora, tokenizer_dir=tokenizer_dir)
     raise UnknownBenchmarkError(f"benchmark kind '{bench.kind}' is not run by the evaluation stage")

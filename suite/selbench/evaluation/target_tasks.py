@@ -341,14 +341,18 @@ def records(plan: Plan, results: dict[str, Any]) -> list[dict[str, Any]]:
 # ---- the stage's entry point ----------------------------------------------------------------
 
 def run_lm_eval_task(bench: Any, target: Target, bdir: Path, *, spec: Any, limit: int | None, lora: bool,
-                     tokenizer_dir: str) -> dict[str, Any]:
-    """Evaluate one ``lm_eval`` benchmark on ``target``; the evaluation stage's summary body."""
+                     tokenizer_dir: str, fine_tuned: bool | None = None) -> dict[str, Any]:
+    """Evaluate one ``lm_eval`` benchmark on ``target``; the evaluation stage's summary body.
+
+    ``lora``: the target is a LoRA adapter (requests go one at a time on such a server);
+    ``fine_tuned`` (default: ``lora``): a model trained with the chat template (an adapter or a
+    full fine-tune), which ``chat: auto`` prompts in the chat format."""
     from selbench.evaluation.harness import run_tasks
     from selbench.data_paths import resolve_eval_path
     from selbench.evaluation.versions import versions
 
     data_root = None if bench.path is None else resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
-    plan = plan_tasks(bench, bdir / "tasks", data_root=data_root, lora=lora,
+    plan = plan_tasks(bench, bdir / "tasks", data_root=data_root, lora=lora if fine_tuned is None else fine_tuned,
                       max_new_tokens=spec.decoding.max_new_tokens, max_len=target.max_len)
     suite = plan.suite
     harness = {"lm_eval": versions()["lm_eval"],

@@ -83,7 +83,7 @@ def build(submissions: str | Path = "submissions", out: str | Path = "leaderboar
     ranked, incomparable, reference_rows = _against_reference(subs, reference, spec_id)
     if not ranked and incomparable:  # say why, rather than "no valid submissions"
         raise LeaderboardError("no submission is comparable with the leaderboard's reference rows: "
-                               + "; ".join(f"{slug}: {why}" for slug, why in incomparable))
+                               + "; ".join(f"{slug}: {why.split('reference rows: ', 1)[-1]}" for slug, why in incomparable))
     lb = aggregate(ranked, statuses=statuses, spec_id=spec_id, n_boot=n_boot, seed=seed)
     lb.skipped.extend((slug, f"invalid: {reason}") for slug, reason in rejected)
     lb.skipped.extend(incomparable)

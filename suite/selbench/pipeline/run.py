@@ -268,7 +268,7 @@ def run_grid(
     if "evaluate" not in stages:
         return _stopped(run_dir, states)
 
-    # evaluate: one server for the base and every adapter
+    # evaluate: one server for the base and every adapter (and one per fully fine-tuned model)
     models: dict[str, Path | None] = {}
     benchmarks: dict[str, list[str]] = {}
     for i, st in enumerate(states):
@@ -277,7 +277,8 @@ def run_grid(
         models[f"cell{i}"] = None if st.kind == ZERO_SHOT else Path(st.train or "")
         benchmarks[f"cell{i}"] = cell_benchmarks(spec, st.cell)
     ev.stage("evaluate", len(models))
-    ev.start("evaluate", f"{len(models)} model(s) through one vLLM server on {', '.join(spec.grid_benchmarks)}")
+    servers = "one vLLM server" if spec.recipe.method == "lora" else "a vLLM server per fine-tuned model, then the base's"
+    ev.start("evaluate", f"{len(models)} model(s) through {servers} on {', '.join(spec.grid_benchmarks)}")
 
     by_name = {f"cell{i}": st for i, st in enumerate(states) if f"cell{i}" in models}
     models = random_first(models, by_name)  # AlpacaEval's pooled-random reference is made of their outputs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 _NAME = r"^[a-z0-9][a-z0-9_.-]*$"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -173,6 +173,14 @@ class RecipeSpec(_Strict):
     adapter. ``precision: auto`` is bf16 on GPUs that support it and fp32 on CPU. ``method: full``
     trains every weight (the papers' own method: lr 2e-5, bf16; pair it with
     ``gradient_checkpointing`` and ``optimizer: adamw_torch_fused`` or ``adamw_8bit`` on one GPU).
+
+    Speed knobs (the examples, schedule, loss normalisation and masks stay the recipe's):
+    ``micro_batch_tokens`` sizes micro-batches by a token budget instead of
+    ``per_device_batch_size`` examples (:mod:`selbench.training.microbatch`; with
+    ``constant_length`` packing it is ``budget // max_length`` blocks); ``kernels: liger`` patches
+    the model with Liger's fused Triton kernels (CUDA only); ``compile: true`` compiles each decoder
+    layer with ``torch.compile`` (:mod:`selbench.training.speed`). Left at their defaults they are
+    not in the recipe's dump, so adding them changed no training artifact's key.
     """
 
     name: str
@@ -194,6 +202,20 @@ class RecipeSpec(_Strict):
     optimizer: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_32bit", "sgd"] = "adamw_torch"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = False
+    micro_batch_tokens: int | None = Field(default=None, gt=0)
+    kernels: Literal["none", "liger"] = "none"
+    compile: bool = False
+
+    _SPEED_DEFAULTS: ClassVar[dict[str, Any]] = {"micro_batch_tokens": None, "kernels": "none", "compile": False}
+
+    @model_serializer(mode="wrap")
+    def _dump_without_default_speed_knobs(self, handler: Any) -> dict[str, Any]:
+        # training keys hash this dump: fields added after recipes shipped stay out at their defaults
+        data = handler(self)
+        for name, default in self._SPEED_DEFAULTS.items():
+            if data.get(name, default) == default:
+                data.pop(name, None)
+        return data
 
     @field_validator("template")
     @classmethod

@@ -26,9 +26,12 @@ The trainer is transformers' ``Trainer`` with peft: on the tiny CPU scale it mea
 config, tokenizer with the training chat template). The weights are trained in fp32 (master
 weights) under bf16/fp16 autocast even when the spec loads the base in bf16: a bf16 weight
 cannot hold a 2e-5-sized update (its spacing near 1.0 is 2^-7), so pure-bf16 training would
-silently round most steps away. The evaluation stage serves LoRA adapters on the base model
-through vLLM ``--enable-lora`` and does not yet serve a full model folder; evaluate one by
-pointing a spec's ``base_model.path`` at it (see the README's fine-tuning section).
+silently round most steps away. The evaluation stage serves such a folder with vLLM as a model
+of its own (``selbench.evaluation.stage``), and LoRA adapters on the base model.
+
+Speed knobs that keep the recipe's semantics: token-budget micro-batches
+(``selbench.training.microbatch``), Liger kernels and per-layer ``torch.compile``
+(``selbench.training.speed``).
 """
 
 from __future__ import annotations
@@ -49,7 +52,6 @@ from selbench import __version__
 from selbench.atomic import atomic_directory, atomic_write_json, atomic_write_text
 from selbench.cost.meter import CostMeter, Usage, transformer_train_flops
 from selbench.cost.pricing import price
-from selbench.errors import SelbenchError
 from selbench.hashing import ids_sha256, sha256_json
 from selbench.models.loader import ResolvedModel, load_base_model, load_tokenizer, resolve_base_model
 from selbench.models.quiet import quiet_transformers
@@ -57,6 +59,9 @@ from selbench.pools.pool import Pool
 from selbench.specs.models import ModelSpec, PoolSpec, RecipeSpec, Spec
 from selbench.training.data import SelectionMismatchError, selection_rows, tokenize_rows
 from selbench.training.packing import BlockCollator
+from selbench.training.errors import RecipeError, TrainingError
+from selbench.training.microbatch import TokenBudgetCollator, token_budget_trainer_class
+from selbench.training.speed import apply_speed_options, check_speed_options
 from selbench.training.templates import get_template
 
 SCHEMA = "selbench.training/v1"
@@ -67,14 +72,6 @@ _CHECKPOINTS = "checkpoints"
 _NEEDS_BITSANDBYTES = ("adamw_8bit", "paged_adamw_32bit")
 _PACKING_IMPL = {"none": None, "padding_free": "DataCollatorWithFlattening",
                  "constant_length": "selbench.training.packing (constant-length blocks)"}
-
-
-class RecipeError(SelbenchError):
-    """The recipe cannot run as written on this machine (e.g. a batch that does not divide)."""
-
-
-class TrainingError(SelbenchError):
-    """The inputs of a training run are missing or inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -136,13 +133,27 @@ def _devices() -> tuple[str, int]:
     return "cpu", world
 
 
+def token_budget(recipe: RecipeSpec) -> bool:
+    """Micro-batches of variable example count by a token budget (the non-block packings)."""
+    return recipe.micro_batch_tokens is not None and recipe.packing != "constant_length"
+
+
 def batch_plan(recipe: RecipeSpec, devices: int) -> tuple[int, int]:
-    """(per-device batch, gradient accumulation) giving exactly ``effective_batch_size``."""
+    """(per-device batch, gradient accumulation) giving exactly ``effective_batch_size``.
+
+    With a token budget the data loader hands over a device's whole share of a step (accumulation
+    1) and :mod:`selbench.training.microbatch` splits it; with constant-length blocks the budget
+    is simply ``micro_batch_tokens // max_length`` blocks."""
     eff = recipe.effective_batch_size
     if eff % devices:
         raise RecipeError(f"effective_batch_size {eff} is not divisible by the {devices} devices in use")
     per_device_total = eff // devices
-    per_device = min(recipe.per_device_batch_size, per_device_total)
+    if token_budget(recipe):
+        return per_device_total, 1
+    wanted = recipe.per_device_batch_size
+    if recipe.micro_batch_tokens is not None:  # constant-length blocks: all max_length long
+        wanted = max(1, recipe.micro_batch_tokens // recipe.max_length)
+    per_device = min(wanted, per_device_total)
     while per_device_total % per_device:
         per_device -= 1
     return per_device, per_device_total // per_device
@@ -292,6 +303,7 @@ def run_training(
     if recipe.optimizer in _NEEDS_BITSANDBYTES and importlib.util.find_spec("bitsandbytes") is None:
         raise RecipeError(f"recipe '{recipe.name}': optimizer {recipe.optimizer} needs bitsandbytes "
                           "(pip install bitsandbytes, on a CUDA machine), or use adamw_torch_fused")
+    check_speed_options(recipe, device)
     per_device, accumulation = batch_plan(recipe, devices)
     precision = _precision(recipe, device)
     work = folder.with_name(folder.name + ".work")
@@ -324,6 +336,7 @@ def run_training(
             except ValueError as exc:
                 raise RecipeError(f"recipe '{recipe.name}': LoRA cannot be applied: {str(exc).splitlines()[0]}") from None
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        speed = apply_speed_options(model, recipe, device)
 
     from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, PrinterCallback, Trainer, TrainingArguments
 
@@ -361,6 +374,7 @@ def run_training(
         dataloader_pin_memory=device == "cuda",
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
+        use_liger_kernel=recipe.kernels == "liger",
         ddp_find_unused_parameters=False if devices > 1 else None,
     )
     collator: Any
@@ -371,8 +385,14 @@ def run_training(
     else:
         collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100,
                                           pad_to_multiple_of=8 if device == "cuda" else None)
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                      processing_class=tokenizer, callbacks=[*_callbacks(meter, progress), *callbacks])
+    trainer_class: Any = Trainer
+    if token_budget(recipe):
+        assert recipe.micro_batch_tokens is not None
+        collator = TokenBudgetCollator(collator, recipe.micro_batch_tokens, padded=recipe.packing == "none",
+                                       multiple=8 if device == "cuda" and recipe.packing == "none" else 1)
+        trainer_class = token_budget_trainer_class()
+    trainer = trainer_class(model=model, args=args, train_dataset=dataset, data_collator=collator,
+                            processing_class=tokenizer, callbacks=[*_callbacks(meter, progress), *callbacks])
     trainer.remove_callback(PrinterCallback)  # the progress bar shows the loss; the record keeps the curve
     started = time.perf_counter()
     with quiet_transformers():
@@ -424,6 +444,8 @@ def run_training(
                         "device": device, "devices": devices, "per_device_batch_size": per_device,
                         "gradient_accumulation_steps": accumulation, "precision": precision,
                         "attn_implementation": attn or "sdpa", "checkpoint_every": every,
+                        "micro_batches": (f"token budget {recipe.micro_batch_tokens}" if token_budget(recipe)
+                                          else f"{per_device} rows"), **speed,
                         "resumed_from_step": resumed_step or None},
             "data": stats.to_dict(),
             "parameters": {"total": total_params, "trainable": trainable},
