@@ -131,6 +131,7 @@ def test_verify_in_container_runs_the_image_without_network_and_reads_its_record
     arguments and writes the record where the image's verify would (the real image is exercised by
     scripts/container_smoke.sh)."""
     import json
+    import os
     import sys
 
     from selbench.submissions.container import RECORD_NAME, verify_in_container
@@ -140,6 +141,8 @@ def test_verify_in_container_runs_the_image_without_network_and_reads_its_record
     fake.write_text(f"#!{sys.executable}\n" + """import json, sys
 args = sys.argv[1:]
 open(sys.argv[0] + ".args", "w").write(json.dumps(args))
+import os
+open(sys.argv[0] + ".key", "w").write(os.environ.get("SELBENCH_TINYWORLD_KEY", ""))
 out = next(a.split(":")[0] for a in args if a.endswith(":/out"))
 if "--fail" not in args:
     json.dump({"status": "verified", "checks": [{"ok": True}]}, open(out + "/""" + RECORD_NAME + """", "w"))
@@ -161,6 +164,11 @@ if "--fail" not in args:
     tail = args[args.index("img:cpu"):]
     assert tail[1:5] == ["submissions", "verify", "/submission", "--no-container"]
     assert tail[tail.index("--max-selections") + 1] == "2"
+    # this install's tiny world goes along by name, its value never on the command line
+    head = args[:args.index("img:cpu")]
+    assert head[head.index("SELBENCH_TINYWORLD_KEY") - 1] == "-e"
+    assert (tmp_path / "fake-runtime.key").read_text() == os.environ["SELBENCH_TINYWORLD_KEY"]
+    assert not any(os.environ["SELBENCH_TINYWORLD_KEY"] in a for a in args)
     monkeypatch.setenv("SELBENCH_CONTAINER_ARGS", "--fail")
     with pytest.raises(VerificationError, match="wrote no record"):
         verify_in_container(sub, out=tmp_path / "out", image="img:cpu")

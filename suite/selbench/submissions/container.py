@@ -23,6 +23,7 @@ from typing import Any
 
 from selbench.errors import SelbenchError
 from selbench.paths import cache_root
+from selbench.tinyworld.key import ENV_KEY, world_key
 from selbench.submissions.errors import VerificationError
 
 DEFAULT_IMAGE = "selbench:cpu"
@@ -61,6 +62,13 @@ def container_command(runtime: str, image: str, submission: Path, out: Path, *, 
     return cmd
 
 
+def _install_world_key(cache: Path) -> str | None:
+    """This install's tiny-world key when it has one (the variable, or the cache's key file)."""
+    if os.environ.get(ENV_KEY, "").strip() or (cache / "tinyworld" / "key").is_file():
+        return world_key(cache)
+    return None
+
+
 def verify_in_container(submission: Path, *, out: Path, image: str = DEFAULT_IMAGE,
                         max_selections: int | None = None, timeout: float | None = None,
                         memory_limit_gb: float | None = None) -> dict[str, Any]:
@@ -83,7 +91,13 @@ def verify_in_container(submission: Path, *, out: Path, image: str = DEFAULT_IMA
             path.chmod(0o755 if path.is_dir() else 0o644)
         cmd = container_command(runtime, image, copy, out, cache=cache, max_selections=max_selections,
                                 timeout=timeout, memory_limit_gb=memory_limit_gb)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        env = os.environ.copy()
+        if (key := _install_world_key(cache)) is not None:
+            # this install's tiny world goes along (by name: never on a command line), so a tiny
+            # submission made here verifies in the image; selector workers never receive it
+            env[ENV_KEY] = key
+            cmd[3:3] = ["-e", ENV_KEY]  # after `run --rm`
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if not record_file.is_file():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise VerificationError(f"{submission.name}: the container run wrote no record "
