@@ -275,6 +275,7 @@ def main() -> int:
     ap.add_argument("--skip", choices=["plain", "suite"], default=None)
     ap.add_argument("--json", default=None)
     opts = ap.parse_args()
+    variants = {text: parse_variant(text) for text in opts.variants.split(",") if text}  # a typo fails now, not after the first arms
 
     import torch
 
@@ -300,10 +301,10 @@ def main() -> int:
         if opts.skip != "suite":
             arms[f"selbench train ({opts.recipe})"] = suite_train(folder, opts.device, rows, Path(tmp), steps, opts.warmup,
                                                                  opts.per_device, effective, recipe_name=opts.recipe)
-        for k, text in enumerate(v for v in opts.variants.split(",") if v):
+        for k, (text, variant) in enumerate(variants.items()):
             arms[f"selbench train ({opts.recipe}) + {text}"] = suite_train(
                 folder, opts.device, rows, Path(tmp) / f"variant-{k}", steps, opts.warmup, opts.per_device, effective,
-                recipe_name=opts.recipe, variant=parse_variant(text))
+                recipe_name=opts.recipe, variant=variant)
         if opts.full:
             arms["selbench train, method: full"] = suite_train(folder, opts.device, rows, Path(tmp) / "full", steps, opts.warmup,
                                                                opts.per_device, effective, full=True)

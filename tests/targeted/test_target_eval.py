@@ -48,15 +48,15 @@ def _requests(task_dirs: list[Path], names: list[str]) -> dict:
 
 @pytest.mark.slow  # ~15 s: lm-eval indexes its task folder
 def test_local_bbh_and_gsm8k_reuse_the_stock_prompts(eval_root: Path, tmp_path: Path) -> None:
-    bbh = plan_tasks(bench("bbh"), tmp_path / "bbh", data_root=eval_root, lora=False, max_new_tokens=512, max_len=4096)
+    bbh = plan_tasks(bench("bbh"), tmp_path / "bbh", data_root=eval_root, fine_tuned=False, max_new_tokens=512, max_len=4096)
     assert len(bbh.tasks) == 27 and bbh.source == "local" and not bbh.chat
     assert len(bbh.hashes) == 27 and all("/eval/bbh/bbh/" in p for p in bbh.hashes)
     assert bbh.generation["max_gen_toks"] == 512 and bbh.generation["until"] == ["\n\n"]
     assert bbh.generation["truncate_prompt_tokens"] == 4096 - 512
-    chat = plan_tasks(bench("bbh"), tmp_path / "bbh-chat", data_root=eval_root, lora=True, max_new_tokens=512,
+    chat = plan_tasks(bench("bbh"), tmp_path / "bbh-chat", data_root=eval_root, fine_tuned=True, max_new_tokens=512,
                       max_len=4096)
     assert chat.chat and chat.generation["until"] == []  # the paper stops at "\n\n" for plain prompts only
-    gsm = plan_tasks(bench("gsm8k"), tmp_path / "gsm", data_root=eval_root, lora=False, max_new_tokens=512,
+    gsm = plan_tasks(bench("gsm8k"), tmp_path / "gsm", data_root=eval_root, fine_tuned=False, max_new_tokens=512,
                      max_len=4096)
     assert gsm.tasks == {"gsm8k_cot": "sb_gsm8k_cot"} and gsm.generation["until"][0] == "Q:"
     tasks = _requests([tmp_path / "bbh", tmp_path / "gsm"], ["sb_bbh_cot_fewshot_snarks", "sb_gsm8k_cot"])
@@ -98,12 +98,12 @@ def test_missing_local_data_is_reported_not_raised(eval_root: Path, tmp_path: Pa
     target = SimpleNamespace(max_len=1024)
     for task, fragment in (("tydiqa", "TyDiQA GoldP test data is not available locally"),
                            ("mmlu_pro", "MMLU-Pro is not available locally")):
-        body = run_lm_eval_task(bench(task, path="eval"), target, tmp_path, spec=spec, limit=1, lora=False,  # type: ignore[arg-type]
+        body = run_lm_eval_task(bench(task, path="eval"), target, tmp_path, spec=spec, limit=1, lora=False, fine_tuned=False,  # type: ignore[arg-type]
                                 tokenizer_dir="unused")
         assert body["status"].startswith("missing: ") and fragment in body["status"]
         assert body["metrics"] == {} and task in body["missing"]
     # the hub, unreachable here, is reported the same way
-    body = run_lm_eval_task(bench("tydiqa"), target, tmp_path, spec=spec, limit=1, lora=False,  # type: ignore[arg-type]
+    body = run_lm_eval_task(bench("tydiqa"), target, tmp_path, spec=spec, limit=1, lora=False, fine_tuned=False,  # type: ignore[arg-type]
                             tokenizer_dir="unused")
     assert "google-research-datasets/tydiqa is not reachable" in body["status"]
 
@@ -114,13 +114,13 @@ def test_hub_wrappers_pin_the_dataset_revision(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(datasets, "load_dataset_builder", lambda *a, **k: object())  # "reachable"
     b = bench("mmlu_pro", revision="b189ec765aa7ed75c8acfea42df31fdae71f97be")
-    plan = plan_tasks(b, tmp_path, data_root=None, lora=False, max_new_tokens=512, max_len=4096)
+    plan = plan_tasks(b, tmp_path, data_root=None, fine_tuned=False, max_new_tokens=512, max_len=4096)
     assert plan.source == "hub" and len(plan.tasks) == 14 and plan.missing is None
     wrapper = yaml.safe_load((tmp_path / "sb_mmlu_pro_law.yaml").read_text())
     assert wrapper["dataset_kwargs"] == {"revision": "b189ec765aa7ed75c8acfea42df31fdae71f97be"}
     assert wrapper["num_fewshot"] == 0 and wrapper["generation_kwargs"]["max_gen_toks"] == 2048  # lm-eval's
     assert wrapper["include"].endswith("mmlu_pro/mmlu_pro_law.yaml")
-    tydiqa = plan_tasks(bench("tydiqa"), tmp_path / "t", data_root=None, lora=False, max_new_tokens=512, max_len=4096)
+    tydiqa = plan_tasks(bench("tydiqa"), tmp_path / "t", data_root=None, fine_tuned=False, max_new_tokens=512, max_len=4096)
     assert len(tydiqa.tasks) == 9 and yaml.safe_load((tmp_path / "t" / "sb_tydiqa_goldp_en.yaml").read_text())[
         "num_fewshot"] == 1
 
@@ -129,12 +129,12 @@ def test_bad_options_are_clear(eval_root: Path, tmp_path: Path) -> None:
     from selbench.evaluation.errors import DataMissingError, EvalError
 
     with pytest.raises(EvalError, match="give options.task"):
-        plan_tasks(BenchmarkSpec(name="x", kind="lm_eval"), tmp_path, data_root=None, lora=False, max_new_tokens=8,
+        plan_tasks(BenchmarkSpec(name="x", kind="lm_eval"), tmp_path, data_root=None, fine_tuned=False, max_new_tokens=8,
                    max_len=64)
     with pytest.raises(DataMissingError, match="no local copy for lm-eval task 'arc_easy'"):
-        plan_tasks(bench("arc_easy"), tmp_path, data_root=eval_root, lora=False, max_new_tokens=8, max_len=64)
+        plan_tasks(bench("arc_easy"), tmp_path, data_root=eval_root, fine_tuned=False, max_new_tokens=8, max_len=64)
     with pytest.raises(EvalError, match="options.chat"):
-        plan_tasks(bench("bbh", options={"chat": "sometimes"}), tmp_path, data_root=eval_root, lora=False,
+        plan_tasks(bench("bbh", options={"chat": "sometimes"}), tmp_path, data_root=eval_root, fine_tuned=False,
                    max_new_tokens=8, max_len=64)
     assert set(SUITES) == {"bbh", "gsm8k", "mmlu", "mmlu_pro", "tydiqa"}
 

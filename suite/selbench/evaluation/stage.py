@@ -319,9 +319,9 @@ def _query_set_rows(spec: Spec, target: str, bdir: Path) -> Path:
 
 
 def _run_one(bench: BenchmarkSpec, target: Target, bdir: Path, *, spec: Spec, limit: int | None, lora: bool,
-             tokenizer_dir: str, fine_tuned: bool | None = None) -> dict[str, Any]:
-    """``lora``: served as a LoRA adapter; ``fine_tuned`` (default ``lora``): trained with the chat
-    template (an adapter or a full fine-tune: the targeted track's ``chat: auto`` tasks use it)."""
+             fine_tuned: bool, tokenizer_dir: str) -> dict[str, Any]:
+    """``lora``: served as a LoRA adapter; ``fine_tuned``: trained with the chat template (an
+    adapter or a full fine-tune: the targeted track's ``chat: auto`` tasks use it)."""
     records = Records(bdir / "records.jsonl")
     opts = bench.options
     if bench.kind == "llmbar":

@@ -182,9 +182,10 @@ def _hub_unreachable(stock: dict[str, Any], bench: Any) -> str | None:
     return None
 
 
-def plan_tasks(bench: Any, task_dir: Path, *, data_root: Path | None, lora: bool, max_new_tokens: int,
+def plan_tasks(bench: Any, task_dir: Path, *, data_root: Path | None, fine_tuned: bool, max_new_tokens: int,
                max_len: int) -> Plan:
-    """Write the wrapper YAMLs of ``bench`` (a ``lm_eval`` :class:`BenchmarkSpec`) into ``task_dir``."""
+    """Write the wrapper YAMLs of ``bench`` (a ``lm_eval`` :class:`BenchmarkSpec`) into ``task_dir``;
+    ``fine_tuned``: the model was trained with the chat template (``chat: auto`` then uses it)."""
     from selbench.evaluation.lm_tasks import write_local_task
 
     opts = bench.options
@@ -216,7 +217,7 @@ def plan_tasks(bench: Any, task_dir: Path, *, data_root: Path | None, lora: bool
         unreachable = _hub_unreachable(_stock(suite.stock_files[0]), bench)
         if unreachable is not None:
             return Plan(suite, {}, {}, False, {}, source, missing=unreachable)
-    chat = chat_opt is True or (chat_opt == "auto" and lora)
+    chat = chat_opt is True or (chat_opt == "auto" and fine_tuned)
     tasks, hashes = {}, {}
     generation: dict[str, Any] = {}
     for subtask, rel in zip(suite.subtasks, suite.stock_files):
@@ -341,18 +342,18 @@ def records(plan: Plan, results: dict[str, Any]) -> list[dict[str, Any]]:
 # ---- the stage's entry point ----------------------------------------------------------------
 
 def run_lm_eval_task(bench: Any, target: Target, bdir: Path, *, spec: Any, limit: int | None, lora: bool,
-                     tokenizer_dir: str, fine_tuned: bool | None = None) -> dict[str, Any]:
+                     fine_tuned: bool, tokenizer_dir: str) -> dict[str, Any]:
     """Evaluate one ``lm_eval`` benchmark on ``target``; the evaluation stage's summary body.
 
     ``lora``: the target is a LoRA adapter (requests go one at a time on such a server);
-    ``fine_tuned`` (default: ``lora``): a model trained with the chat template (an adapter or a
-    full fine-tune), which ``chat: auto`` prompts in the chat format."""
+    ``fine_tuned``: a model trained with the chat template (an adapter or a full fine-tune),
+    which ``chat: auto`` prompts in the chat format."""
     from selbench.evaluation.harness import run_tasks
     from selbench.data_paths import resolve_eval_path
     from selbench.evaluation.versions import versions
 
     data_root = None if bench.path is None else resolve_eval_path(bench.path, f"benchmark '{bench.name}'")
-    plan = plan_tasks(bench, bdir / "tasks", data_root=data_root, lora=lora if fine_tuned is None else fine_tuned,
+    plan = plan_tasks(bench, bdir / "tasks", data_root=data_root, fine_tuned=fine_tuned,
                       max_new_tokens=spec.decoding.max_new_tokens, max_len=target.max_len)
     suite = plan.suite
     harness = {"lm_eval": versions()["lm_eval"],

@@ -206,13 +206,14 @@ class RecipeSpec(_Strict):
     kernels: Literal["none", "liger"] = "none"
     compile: bool = False
 
-    _SPEED_DEFAULTS: ClassVar[dict[str, Any]] = {"micro_batch_tokens": None, "kernels": "none", "compile": False}
+    _SPEED_KNOBS: ClassVar[tuple[str, ...]] = ("micro_batch_tokens", "kernels", "compile")
 
     @model_serializer(mode="wrap")
     def _dump_without_default_speed_knobs(self, handler: Any) -> dict[str, Any]:
         # training keys hash this dump: fields added after recipes shipped stay out at their defaults
         data = handler(self)
-        for name, default in self._SPEED_DEFAULTS.items():
+        for name in self._SPEED_KNOBS:
+            default = type(self).model_fields[name].default
             if data.get(name, default) == default:
                 data.pop(name, None)
         return data

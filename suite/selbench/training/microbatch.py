@@ -31,22 +31,19 @@ def plan_micro_batches(lengths: Sequence[int], budget: int, *, padded: bool, mul
     ``padded``: a micro-batch costs ``count x its longest (rounded up to multiple)`` (padded rows);
     else the sum of its lengths (one flattened row). An example longer than the budget is alone."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+
+    def cost(batch: list[int]) -> int:  # longest first: a padded batch's longest is its first
+        if padded:
+            return len(batch) * -(-lengths[batch[0]] // multiple) * multiple
+        return sum(lengths[i] for i in batch)
+
     batches: list[list[int]] = []
     current: list[int] = []
-    cost = 0
     for i in order:
-        length = lengths[i]
-        if padded:
-            longest = lengths[current[0]] if current else length
-            longest = -(-longest // multiple) * multiple
-            new_cost = (len(current) + 1) * longest
-        else:
-            new_cost = cost + length
-        if current and new_cost > budget:
+        if current and cost([*current, i]) > budget:
             batches.append(current)
-            current, new_cost = [], (-(-length // multiple) * multiple if padded else length)
+            current = []
         current.append(i)
-        cost = new_cost
     if current:
         batches.append(current)
     return batches

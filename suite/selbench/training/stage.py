@@ -389,7 +389,7 @@ def run_training(
     if token_budget(recipe):
         assert recipe.micro_batch_tokens is not None
         collator = TokenBudgetCollator(collator, recipe.micro_batch_tokens, padded=recipe.packing == "none",
-                                       multiple=8 if device == "cuda" and recipe.packing == "none" else 1)
+                                       multiple=getattr(collator, "pad_to_multiple_of", None) or 1)
         trainer_class = token_budget_trainer_class()
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, data_collator=collator,
                             processing_class=tokenizer, callbacks=[*_callbacks(meter, progress), *callbacks])
